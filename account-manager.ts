@@ -1,0 +1,645 @@
+// Account state and policy: the managed accounts (through the store), pi's own login (memory
+// only), the manual pin, usage cache, cooldowns and token validity.
+import { createHash } from "node:crypto";
+import { loadImportedOpenAICodexAuth } from "./auth.ts";
+import { withFileLock } from "./file-lock.ts";
+import { type CodexCredentials, refreshCodexToken } from "./pi-adapter.ts";
+import { normalizeUnknownError, redactSecrets } from "./provider-utils.ts";
+import type { QuotaSignal } from "./quota.ts";
+import { isAccountAvailable, pickBestAccount } from "./selection.ts";
+import { type Account, AccountStore, type StorageData } from "./storage.ts";
+import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
+import { fetchCodexUsage, type UsageFetcher } from "./usage-client.ts";
+
+const USAGE_CACHE_TTL_MS = 5 * 60 * 1000;
+const USAGE_REQUEST_TIMEOUT_MS = 10 * 1000;
+const TOKEN_EXPIRY_MARGIN_MS = 5 * 60 * 1000;
+export const QUOTA_COOLDOWN_MS = 60 * 60 * 1000;
+const RATE_LIMIT_COOLDOWN_MS = 60 * 1000;
+const NOT_INCLUDED_COOLDOWN_MS = 24 * 60 * 60 * 1000;
+/** How long a request waits for stale usage before choosing from what is known. */
+const SELECTION_USAGE_WAIT_MS = 100;
+
+type WarningHandler = (message: string) => void;
+type StateChangeHandler = () => void;
+
+/**
+ * State that lives as long as the pi process, not the extension instance: pi 0.73 evaluates
+ * the module again on /new, /resume, /fork and /reload, and the manual pin must survive that.
+ */
+export interface ProcessState {
+	manualEmail?: string;
+	usageCache: Map<string, CodexUsageSnapshot>;
+}
+
+export function createProcessState(): ProcessState {
+	return { usageCache: new Map() };
+}
+
+export interface AccountManagerOptions {
+	store?: AccountStore;
+	processState?: ProcessState;
+	fetchUsage?: UsageFetcher;
+	refreshToken?: (refreshToken: string, signal?: AbortSignal) => Promise<CodexCredentials>;
+	loadPiAuth?: typeof loadImportedOpenAICodexAuth;
+	now?: () => number;
+}
+
+function credentialsAccountId(creds: CodexCredentials): string | undefined {
+	return typeof creds.accountId === "string" && creds.accountId ? creds.accountId : undefined;
+}
+
+function lockKey(email: string): string {
+	return createHash("sha256").update(email).digest("hex").slice(0, 16);
+}
+
+export class AccountManager {
+	private data: StorageData;
+	private piAuthAccount?: Account;
+	private readonly store: AccountStore;
+	private readonly state: ProcessState;
+	private readonly fetchUsage: UsageFetcher;
+	private readonly refreshTokenWith: NonNullable<AccountManagerOptions["refreshToken"]>;
+	private readonly loadPiAuthFile: typeof loadImportedOpenAICodexAuth;
+	private readonly now: () => number;
+	private readonly refreshPromises = new Map<string, Promise<string>>();
+	private readonly usageRequests = new Map<string, Promise<CodexUsageSnapshot | undefined>>();
+	private readonly stateChangeHandlers = new Set<StateChangeHandler>();
+	private readonly warnedAuthFailureEmails = new Set<string>();
+	private warningHandler?: WarningHandler;
+	private readyPromise: Promise<void> = Promise.resolve();
+	private readyResolve?: () => void;
+
+	constructor(options: AccountManagerOptions = {}) {
+		this.store = options.store ?? new AccountStore();
+		this.state = options.processState ?? createProcessState();
+		this.fetchUsage = options.fetchUsage ?? fetchCodexUsage;
+		this.refreshTokenWith = options.refreshToken ?? refreshCodexToken;
+		this.loadPiAuthFile = options.loadPiAuth ?? loadImportedOpenAICodexAuth;
+		this.now = options.now ?? Date.now;
+		this.store.setWarningHandler((message) => this.warn(message));
+		this.data = this.loadInitialData();
+	}
+
+	private loadInitialData(): StorageData {
+		try {
+			return this.store.load();
+		} catch (error) {
+			// Keep going without managed accounts; nothing is written until a fresh read works.
+			queueMicrotask(() => this.warn(`Multicodex: ${normalizeUnknownError(error)}`));
+			return { version: 1, accounts: [] };
+		}
+	}
+
+	// -- ready gate -----------------------------------------------------------
+
+	beginInitialization(): void {
+		if (this.readyResolve) return;
+		this.readyPromise = new Promise<void>((resolve) => {
+			this.readyResolve = resolve;
+		});
+	}
+
+	markReady(): void {
+		this.readyResolve?.();
+		this.readyResolve = undefined;
+	}
+
+	waitUntilReady(): Promise<void> {
+		return this.readyPromise;
+	}
+
+	// -- notifications --------------------------------------------------------
+
+	onStateChange(handler: StateChangeHandler): () => void {
+		this.stateChangeHandlers.add(handler);
+		return () => this.stateChangeHandlers.delete(handler);
+	}
+
+	private notifyStateChanged(): void {
+		for (const handler of this.stateChangeHandlers) {
+			try {
+				handler();
+			} catch (error) {
+				this.warn(`Multicodex: footer update failed: ${normalizeUnknownError(error)}`);
+			}
+		}
+	}
+
+	setWarningHandler(handler?: WarningHandler): void {
+		this.warningHandler = handler;
+	}
+
+	/** Every message shown to the user goes through here, with secrets removed. */
+	warn(message: string): void {
+		this.warningHandler?.(this.redact(message));
+	}
+
+	/** Removes every token we hold (and anything token-shaped) from a message. */
+	redact(message: string): string {
+		const secrets: string[] = [];
+		for (const account of this.getAccounts())
+			secrets.push(account.accessToken, account.refreshToken);
+		return redactSecrets(message, secrets);
+	}
+
+	resetSessionWarnings(): void {
+		this.warnedAuthFailureEmails.clear();
+	}
+
+	repairCommandFor(account: Account): string {
+		return this.isPiAuthAccount(account)
+			? "/login openai-codex"
+			: `/multicodex reauth ${account.email}`;
+	}
+
+	notifyRotationSkipForAuthFailure(account: Account, error: unknown): void {
+		if (this.warnedAuthFailureEmails.has(account.email)) return;
+		this.warnedAuthFailureEmails.add(account.email);
+		this.warn(
+			`Multicodex skipped ${account.email} during rotation: ${normalizeUnknownError(error)}. ` +
+				`Run ${this.repairCommandFor(account)} to repair it.`,
+		);
+	}
+
+	// -- reading state ----------------------------------------------------------
+
+	getStoragePath(): string {
+		return this.store.path;
+	}
+
+	/** Re-reads the accounts file (another pi process may have changed it). */
+	reloadFromDisk(): void {
+		try {
+			this.data = this.store.load();
+			this.notifyStateChanged();
+		} catch (error) {
+			this.warn(`Multicodex: ${normalizeUnknownError(error)}`);
+		}
+	}
+
+	getAccounts(): Account[] {
+		return this.piAuthAccount ? [...this.data.accounts, this.piAuthAccount] : this.data.accounts;
+	}
+
+	getManagedAccounts(): Account[] {
+		return this.data.accounts;
+	}
+
+	getAccount(email: string): Account | undefined {
+		if (this.piAuthAccount?.email === email) return this.piAuthAccount;
+		return this.data.accounts.find((a) => a.email === email);
+	}
+
+	isPiAuthAccount(account: Account): boolean {
+		return this.piAuthAccount !== undefined && account.email === this.piAuthAccount.email;
+	}
+
+	getPiAuthAccount(): Account | undefined {
+		return this.piAuthAccount;
+	}
+
+	getActiveAccount(): Account | undefined {
+		const manual = this.getManualAccount();
+		if (manual) return manual;
+		if (this.data.activeEmail) {
+			const active = this.getAccount(this.data.activeEmail);
+			if (active) return active;
+		}
+		return this.getAccounts()[0];
+	}
+
+	getManualAccount(): Account | undefined {
+		if (!this.state.manualEmail) return undefined;
+		const account = this.getAccount(this.state.manualEmail);
+		if (!account) {
+			this.state.manualEmail = undefined;
+			return undefined;
+		}
+		return account;
+	}
+
+	hasManualAccount(): boolean {
+		return Boolean(this.state.manualEmail);
+	}
+
+	getAvailableManualAccount(options?: {
+		excludeEmails?: Set<string>;
+		now?: number;
+	}): Account | undefined {
+		const manual = this.getManualAccount();
+		if (!manual) return undefined;
+		if (!isAccountAvailable(manual, options?.now ?? this.now())) return undefined;
+		if (options?.excludeEmails?.has(manual.email)) return undefined;
+		return manual;
+	}
+
+	getCachedUsage(email: string): CodexUsageSnapshot | undefined {
+		return this.state.usageCache.get(email);
+	}
+
+	getAccountsNeedingReauth(): Account[] {
+		return this.getAccounts().filter((a) => a.needsReauth);
+	}
+
+	// -- changing state -----------------------------------------------------------
+
+	/** Applies a change to the managed accounts under the file lock, on fresh data. */
+	private updateManaged(mutate: (data: StorageData) => void): void {
+		this.data = this.store.update(mutate);
+		this.notifyStateChanged();
+	}
+
+	setActiveAccount(email: string): void {
+		if (this.piAuthAccount?.email === email) {
+			// pi's login is never persisted: a stale activeEmail would outlive it.
+			this.data = { ...this.data, activeEmail: email };
+			this.notifyStateChanged();
+			return;
+		}
+		if (this.data.activeEmail === email) return;
+		this.updateManaged((data) => {
+			data.activeEmail = email;
+		});
+	}
+
+	setManualAccount(email: string): void {
+		const account = this.getAccount(email);
+		if (!account) return;
+		this.state.manualEmail = email;
+		if (!this.isPiAuthAccount(account)) {
+			this.updateManaged((data) => {
+				const stored = data.accounts.find((a) => a.email === email);
+				if (stored) stored.lastUsed = this.now();
+			});
+		} else {
+			this.notifyStateChanged();
+		}
+	}
+
+	clearManualAccount(): void {
+		if (!this.state.manualEmail) return;
+		this.state.manualEmail = undefined;
+		this.notifyStateChanged();
+	}
+
+	addOrUpdateAccount(email: string, creds: CodexCredentials): Account {
+		const accountId = credentialsAccountId(creds);
+		this.updateManaged((data) => {
+			const existing = data.accounts.find((a) => a.email === email);
+			if (existing) {
+				existing.accessToken = creds.access;
+				existing.refreshToken = creds.refresh;
+				existing.expiresAt = creds.expires;
+				if (accountId) existing.accountId = accountId;
+				existing.needsReauth = undefined;
+				return;
+			}
+			data.accounts.push({
+				email,
+				accessToken: creds.access,
+				refreshToken: creds.refresh,
+				expiresAt: creds.expires,
+				accountId,
+			});
+			data.activeEmail = email;
+		});
+		this.warnedAuthFailureEmails.delete(email);
+		if (this.piAuthAccount?.email === email) this.piAuthAccount = undefined;
+		return this.getAccount(email) as Account;
+	}
+
+	removeAccount(email: string): boolean {
+		if (!this.data.accounts.some((a) => a.email === email)) {
+			this.reloadFromDisk();
+			if (!this.data.accounts.some((a) => a.email === email)) return false;
+		}
+		this.updateManaged((data) => {
+			data.accounts = data.accounts.filter((a) => a.email !== email);
+			if (data.activeEmail === email) data.activeEmail = data.accounts[0]?.email;
+		});
+		this.state.usageCache.delete(email);
+		if (this.state.manualEmail === email) this.state.manualEmail = undefined;
+		return true;
+	}
+
+	markExhausted(email: string, until: number): void {
+		const account = this.getAccount(email);
+		if (!account) return;
+		if (this.isPiAuthAccount(account)) {
+			account.quotaExhaustedUntil = until;
+			this.notifyStateChanged();
+			return;
+		}
+		this.updateManaged((data) => {
+			const stored = data.accounts.find((a) => a.email === email);
+			if (stored) stored.quotaExhaustedUntil = Math.max(stored.quotaExhaustedUntil ?? 0, until);
+		});
+	}
+
+	clearAllQuotaExhaustion(): number {
+		let cleared = 0;
+		if (this.piAuthAccount?.quotaExhaustedUntil) {
+			this.piAuthAccount.quotaExhaustedUntil = undefined;
+			cleared += 1;
+		}
+		this.updateManaged((data) => {
+			for (const account of data.accounts) {
+				if (account.quotaExhaustedUntil) {
+					account.quotaExhaustedUntil = undefined;
+					cleared += 1;
+				}
+			}
+		});
+		return cleared;
+	}
+
+	private clearExpiredExhaustion(now: number): void {
+		if (this.piAuthAccount?.quotaExhaustedUntil && this.piAuthAccount.quotaExhaustedUntil <= now) {
+			this.piAuthAccount.quotaExhaustedUntil = undefined;
+		}
+		const expired = this.data.accounts.some(
+			(a) => a.quotaExhaustedUntil && a.quotaExhaustedUntil <= now,
+		);
+		if (!expired) return;
+		this.updateManaged((data) => {
+			for (const account of data.accounts) {
+				if (account.quotaExhaustedUntil && account.quotaExhaustedUntil <= now) {
+					account.quotaExhaustedUntil = undefined;
+				}
+			}
+		});
+	}
+
+	private markNeedsReauth(email: string): void {
+		if (this.piAuthAccount?.email === email) {
+			this.piAuthAccount.needsReauth = true;
+			this.notifyStateChanged();
+			return;
+		}
+		this.updateManaged((data) => {
+			const stored = data.accounts.find((a) => a.email === email);
+			if (stored) stored.needsReauth = true;
+		});
+	}
+
+	// -- pi's own login ---------------------------------------------------------
+
+	/** Loads pi's login from auth.json into memory (never written anywhere by us). */
+	async loadPiAuth(): Promise<void> {
+		const imported = await this.loadPiAuthFile();
+		const alreadyManaged =
+			imported && this.data.accounts.some((a) => a.email === imported.identifier);
+		if (!imported || alreadyManaged) {
+			this.piAuthAccount = undefined;
+		} else {
+			this.piAuthAccount = {
+				email: imported.identifier,
+				accessToken: imported.credentials.access,
+				refreshToken: imported.credentials.refresh,
+				expiresAt: imported.credentials.expires,
+				accountId: imported.credentials.accountId,
+				quotaExhaustedUntil:
+					this.piAuthAccount?.email === imported.identifier
+						? this.piAuthAccount.quotaExhaustedUntil
+						: undefined,
+			};
+		}
+		this.notifyStateChanged();
+	}
+
+	// -- usage ------------------------------------------------------------------
+
+	/** Stores usage read from an answer's headers or stream events (no request needed). */
+	recordUsage(email: string, usage: Omit<CodexUsageSnapshot, "fetchedAt">): void {
+		const previous = this.state.usageCache.get(email);
+		this.state.usageCache.set(email, {
+			primary: usage.primary ?? previous?.primary,
+			secondary: usage.secondary ?? previous?.secondary,
+			fetchedAt: this.now(),
+		});
+		this.notifyStateChanged();
+	}
+
+	async refreshUsageForAccount(
+		account: Account,
+		options?: { force?: boolean; signal?: AbortSignal },
+	): Promise<CodexUsageSnapshot | undefined> {
+		const email = account.email;
+		const cached = this.state.usageCache.get(email);
+		const current = this.getAccount(email);
+		if (!current || current.needsReauth) return cached;
+		if (cached && !options?.force && this.now() - cached.fetchedAt < USAGE_CACHE_TTL_MS) {
+			return cached;
+		}
+		const inflight = this.usageRequests.get(email);
+		if (inflight) return inflight;
+		const request = (async () => {
+			try {
+				const token = await this.ensureValidToken(current);
+				const usage = await this.fetchUsage(token, current.accountId, {
+					signal: options?.signal,
+					timeoutMs: USAGE_REQUEST_TIMEOUT_MS,
+				});
+				if (!this.getAccount(email)) return undefined;
+				this.state.usageCache.set(email, usage);
+				this.notifyStateChanged();
+				return usage;
+			} catch (error) {
+				this.warn(
+					`Multicodex: failed to fetch usage for ${email}: ${normalizeUnknownError(error)}`,
+				);
+				return undefined;
+			} finally {
+				this.usageRequests.delete(email);
+			}
+		})();
+		this.usageRequests.set(email, request);
+		return request;
+	}
+
+	async refreshUsageForAllAccounts(options?: {
+		force?: boolean;
+		signal?: AbortSignal;
+	}): Promise<void> {
+		await Promise.all(
+			this.getAccounts().map((account) => this.refreshUsageForAccount(account, options)),
+		);
+	}
+
+	async refreshUsageIfStale(
+		accounts: Account[],
+		options?: { signal?: AbortSignal },
+	): Promise<void> {
+		const now = this.now();
+		const stale = accounts.filter((account) => {
+			const cached = this.state.usageCache.get(account.email);
+			return !cached || now - cached.fetchedAt >= USAGE_CACHE_TTL_MS;
+		});
+		await Promise.all(
+			stale.map((account) => this.refreshUsageForAccount(account, { force: true, ...options })),
+		);
+	}
+
+	// -- selection ----------------------------------------------------------------
+
+	async activateBestAccount(options?: {
+		excludeEmails?: Set<string>;
+		signal?: AbortSignal;
+	}): Promise<Account | undefined> {
+		this.clearExpiredExhaustion(this.now());
+		const accounts = this.getAccounts();
+		// Never let a slow usage endpoint hold a request: wait briefly, then use what is known.
+		const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		await Promise.race([
+			refresh,
+			new Promise<void>((resolve) => {
+				timer = setTimeout(resolve, SELECTION_USAGE_WAIT_MS);
+			}),
+		]);
+		clearTimeout(timer);
+		const selected = pickBestAccount(this.getAccounts(), this.state.usageCache, {
+			excludeEmails: options?.excludeEmails,
+			now: this.now(),
+		});
+		if (selected) this.setActiveAccount(selected.email);
+		return selected;
+	}
+
+	/** 2.3.1's quota handling: refresh usage, then cool down until the next reset (or 1 h). */
+	async handleQuotaExceeded(account: Account, options?: { signal?: AbortSignal }): Promise<void> {
+		const usage = await this.refreshUsageForAccount(account, {
+			force: true,
+			signal: options?.signal,
+		});
+		const now = this.now();
+		const resetAt = getNextResetAt(usage);
+		this.markExhausted(account.email, resetAt && resetAt > now ? resetAt : now + QUOTA_COOLDOWN_MS);
+	}
+
+	/**
+	 * Fast quota handling from what the answer itself said (B3): no request waits for a usage
+	 * fetch. Returns a message for the user when the account cannot be used at all.
+	 */
+	applyQuotaSignal(account: Account, signal: QuotaSignal): string | undefined {
+		const now = this.now();
+		if (signal.usage) this.recordUsage(account.email, signal.usage);
+		if (signal.kind === "usage_not_included") {
+			this.markExhausted(account.email, now + NOT_INCLUDED_COOLDOWN_MS);
+			return (
+				`Multicodex: ${account.email} cannot use Codex (its ChatGPT plan does not include it); ` +
+				`it is skipped for 24 h. Remove it with /multicodex accounts if that is permanent.`
+			);
+		}
+		const fallback = signal.kind === "rate_limited" ? RATE_LIMIT_COOLDOWN_MS : QUOTA_COOLDOWN_MS;
+		const known = signal.resetAt ?? getNextResetAt(this.state.usageCache.get(account.email));
+		this.markExhausted(account.email, known && known > now ? known : now + fallback);
+		if (signal.kind === "usage_limit_reached" && signal.resetAt === undefined) {
+			// The answer had no reset time: learn it in the background and correct the cooldown.
+			void this.refreshUsageForAccount(account, { force: true }).then((usage) => {
+				const resetAt = getNextResetAt(usage);
+				if (resetAt && resetAt > this.now()) this.markExhausted(account.email, resetAt);
+			});
+		}
+		return undefined;
+	}
+
+	/** The earliest moment an account comes back, for the "all exhausted" message. */
+	getEarliestCooldownEnd(): { email: string; until: number } | undefined {
+		let best: { email: string; until: number } | undefined;
+		for (const account of this.getAccounts()) {
+			if (account.needsReauth || !account.quotaExhaustedUntil) continue;
+			if (!best || account.quotaExhaustedUntil < best.until) {
+				best = { email: account.email, until: account.quotaExhaustedUntil };
+			}
+		}
+		return best;
+	}
+
+	// -- tokens -------------------------------------------------------------------
+
+	async ensureValidToken(account: Account, signal?: AbortSignal): Promise<string> {
+		const current = this.getAccount(account.email) ?? account;
+		if (current.needsReauth) {
+			throw new Error(
+				`${current.email}: re-authentication required — run ${
+					this.isPiAuthAccount(current) ? "/login openai-codex" : `/multicodex use ${current.email}`
+				}`,
+			);
+		}
+		if (this.now() < current.expiresAt - TOKEN_EXPIRY_MARGIN_MS) return current.accessToken;
+		if (this.isPiAuthAccount(current)) return this.ensureValidTokenForPiAuth(current);
+		const inflight = this.refreshPromises.get(current.email);
+		if (inflight) return inflight;
+		const promise = this.refreshManagedToken(current.email, signal).finally(() => {
+			this.refreshPromises.delete(current.email);
+		});
+		this.refreshPromises.set(current.email, promise);
+		return promise;
+	}
+
+	/**
+	 * Refreshes under a per-account cross-process lock: a refresh token is single use, so when
+	 * another pi process refreshed first we adopt its result instead of refreshing again.
+	 */
+	private async refreshManagedToken(email: string, signal?: AbortSignal): Promise<string> {
+		const lockPath = `${this.store.path}.refresh-${lockKey(email)}`;
+		return withFileLock(
+			lockPath,
+			async () => {
+				this.reloadFromDisk();
+				const stored = this.data.accounts.find((a) => a.email === email);
+				if (!stored) throw new Error(`${email} was removed by another pi window.`);
+				if (stored.needsReauth) {
+					throw new Error(`${email}: re-authentication required — run /multicodex reauth ${email}`);
+				}
+				if (this.now() < stored.expiresAt - TOKEN_EXPIRY_MARGIN_MS) return stored.accessToken;
+				let creds: CodexCredentials;
+				try {
+					creds = await this.refreshTokenWith(stored.refreshToken, signal);
+				} catch (error) {
+					this.markNeedsReauth(email);
+					throw new Error(
+						`token refresh for ${email} failed: ${this.redact(normalizeUnknownError(error))}. ` +
+							`Run /multicodex reauth ${email} to log in again.`,
+					);
+				}
+				const accountId = credentialsAccountId(creds);
+				this.updateManaged((data) => {
+					const target = data.accounts.find((a) => a.email === email);
+					if (!target) return;
+					target.accessToken = creds.access;
+					target.refreshToken = creds.refresh;
+					target.expiresAt = creds.expires;
+					if (accountId) target.accountId = accountId;
+					target.needsReauth = undefined;
+				});
+				return creds.access;
+			},
+			{ signal, timeoutMs: 60_000 },
+		);
+	}
+
+	/** pi's login is refreshed by pi, not by us: take the newest tokens from auth.json. */
+	private async ensureValidTokenForPiAuth(account: Account): Promise<string> {
+		const latest = await this.loadPiAuthFile();
+		if (
+			latest &&
+			latest.identifier === account.email &&
+			this.now() < latest.credentials.expires - TOKEN_EXPIRY_MARGIN_MS
+		) {
+			if (this.piAuthAccount) {
+				this.piAuthAccount.accessToken = latest.credentials.access;
+				this.piAuthAccount.refreshToken = latest.credentials.refresh;
+				this.piAuthAccount.expiresAt = latest.credentials.expires;
+				this.piAuthAccount.accountId = latest.credentials.accountId ?? this.piAuthAccount.accountId;
+			}
+			this.notifyStateChanged();
+			return latest.credentials.access;
+		}
+		this.piAuthAccount = undefined;
+		this.notifyStateChanged();
+		throw new Error(`${account.email}: pi's login has expired — run /login openai-codex`);
+	}
+}

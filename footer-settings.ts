@@ -1,0 +1,89 @@
+// Footer preferences under the `pi-multicodex` key of pi's settings.json. Each field falls back
+// to its default on its own; saving merges into our key under pi's own settings lock and
+// leaves every other key exactly as it was.
+import { withFileLockSync } from "./file-lock.ts";
+import {
+	getAgentSettingsPath,
+	isJsonObject,
+	type JsonObject,
+	readJsonObjectFile,
+	readJsonObjectFileSync,
+} from "./provider-utils.ts";
+import { writePrivateFileAtomic } from "./storage.ts";
+
+export const SETTINGS_KEY = "pi-multicodex";
+
+export type PercentDisplayMode = "left" | "used";
+export type ResetWindowMode = "5h" | "7d" | "both";
+export type StatusOrder = "account-first" | "usage-first";
+
+export interface FooterPreferences {
+	usageMode: PercentDisplayMode;
+	resetWindow: ResetWindowMode;
+	showAccount: boolean;
+	showReset: boolean;
+	order: StatusOrder;
+}
+
+export const DEFAULT_FOOTER_PREFERENCES: FooterPreferences = {
+	usageMode: "left",
+	resetWindow: "7d",
+	showAccount: true,
+	showReset: true,
+	order: "account-first",
+};
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+	return allowed.includes(value as T) ? (value as T) : fallback;
+}
+
+function booleanOr(value: unknown, fallback: boolean): boolean {
+	return typeof value === "boolean" ? value : fallback;
+}
+
+export function normalizeFooterPreferences(value: unknown): FooterPreferences {
+	const record = isJsonObject(value) ? value : {};
+	const d = DEFAULT_FOOTER_PREFERENCES;
+	return {
+		usageMode: oneOf(record.usageMode, ["left", "used"], d.usageMode),
+		resetWindow: oneOf(record.resetWindow, ["5h", "7d", "both"], d.resetWindow),
+		showAccount: booleanOr(record.showAccount, d.showAccount),
+		showReset: booleanOr(record.showReset, d.showReset),
+		order: oneOf(record.order, ["account-first", "usage-first"], d.order),
+	};
+}
+
+/** Reads our key of settings.json; a missing file means defaults, a damaged one is an error. */
+export async function loadFooterPreferences(
+	path = getAgentSettingsPath(),
+): Promise<FooterPreferences> {
+	const read = await readJsonObjectFile(path);
+	if (read.kind === "damaged") throw new Error(`${path} is damaged (${read.reason})`);
+	return normalizeFooterPreferences(read.kind === "ok" ? read.value[SETTINGS_KEY] : undefined);
+}
+
+/**
+ * Merges `changes` into our key of settings.json under the file's lock, on fresh data. Refuses
+ * to write over a settings file it cannot parse (that would lose pi's settings).
+ */
+export function saveMultiCodexSettings(changes: JsonObject, path = getAgentSettingsPath()): void {
+	withFileLockSync(path, () => {
+		const read = readJsonObjectFileSync(path);
+		if (read.kind === "damaged") {
+			throw new Error(
+				`${path} is damaged (${read.reason}); not saving, so pi's settings are not lost. Fix the file and try again.`,
+			);
+		}
+		const settings: JsonObject = read.kind === "ok" ? read.value : {};
+		const current = isJsonObject(settings[SETTINGS_KEY]) ? settings[SETTINGS_KEY] : {};
+		settings[SETTINGS_KEY] = { ...current, ...changes };
+		writePrivateFileAtomic(path, `${JSON.stringify(settings, null, 2)}\n`);
+	});
+}
+
+export function persistFooterPreferences(
+	preferences: FooterPreferences,
+	path = getAgentSettingsPath(),
+): void {
+	saveMultiCodexSettings({ ...preferences }, path);
+}

@@ -1,0 +1,202 @@
+// Small helpers 2.3.1 took from the unpublished `pi-provider-utils` package: agent paths,
+// JSON object files, abort helpers, error normalisation, provider mirroring and event
+// provider rewriting. Paths are resolved on every call so tests (and pi) can move the
+// agent dir at run time.
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Api, AssistantMessage, AssistantMessageEvent, Model } from "@mariozechner/pi-ai";
+
+/** The environment variable pi itself honours for its agent dir (see pi's `getAgentDir`). */
+export const AGENT_DIR_ENV = "PI_CODING_AGENT_DIR";
+
+function expandHome(path: string): string {
+	if (path === "~") return homedir();
+	if (path.startsWith("~/")) return join(homedir(), path.slice(2));
+	return path;
+}
+
+export function getAgentDir(): string {
+	const fromEnv = process.env[AGENT_DIR_ENV];
+	return fromEnv ? expandHome(fromEnv) : join(homedir(), ".pi", "agent");
+}
+
+export function getAgentPath(fileName: string): string {
+	return join(getAgentDir(), fileName);
+}
+
+export function getAgentAuthPath(): string {
+	return getAgentPath("auth.json");
+}
+
+export function getAgentSettingsPath(): string {
+	return getAgentPath("settings.json");
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export function isJsonObject(value: unknown): value is JsonObject {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Result of reading a JSON object file: missing is not an error, damage is. */
+export type JsonFileRead =
+	| { kind: "missing" }
+	| { kind: "ok"; value: JsonObject; text: string }
+	| { kind: "damaged"; text: string; reason: string };
+
+export function parseJsonObjectText(text: string): JsonFileRead {
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(text);
+	} catch (error) {
+		return { kind: "damaged", text, reason: `not valid JSON (${normalizeUnknownError(error)})` };
+	}
+	if (!isJsonObject(parsed)) {
+		return { kind: "damaged", text, reason: "the top level is not a JSON object" };
+	}
+	return { kind: "ok", value: parsed, text };
+}
+
+function isMissingFileError(error: unknown): boolean {
+	return isJsonObject(error) && error.code === "ENOENT";
+}
+
+export function readJsonObjectFileSync(path: string): JsonFileRead {
+	try {
+		return parseJsonObjectText(readFileSync(path, "utf8"));
+	} catch (error) {
+		if (isMissingFileError(error)) return { kind: "missing" };
+		throw error;
+	}
+}
+
+export async function readJsonObjectFile(path: string): Promise<JsonFileRead> {
+	try {
+		return parseJsonObjectText(await readFile(path, "utf8"));
+	} catch (error) {
+		if (isMissingFileError(error)) return { kind: "missing" };
+		throw error;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Abort helpers
+// ---------------------------------------------------------------------------
+
+/** An abort controller that also aborts when `parent` does; `dispose` detaches it. */
+export function createLinkedAbortController(parent?: AbortSignal): {
+	controller: AbortController;
+	dispose: () => void;
+} {
+	const controller = new AbortController();
+	if (!parent) return { controller, dispose: () => {} };
+	if (parent.aborted) {
+		controller.abort(parent.reason);
+		return { controller, dispose: () => {} };
+	}
+	const onAbort = () => controller.abort(parent.reason);
+	parent.addEventListener("abort", onAbort, { once: true });
+	return { controller, dispose: () => parent.removeEventListener("abort", onAbort) };
+}
+
+/** An abort signal that fires after `timeoutMs` or when `parent` aborts. */
+export function createTimeoutController(
+	parent: AbortSignal | undefined,
+	timeoutMs: number,
+): { signal: AbortSignal; clear: () => void } {
+	const { controller, dispose } = createLinkedAbortController(parent);
+	const timer = setTimeout(
+		() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
+		timeoutMs,
+	);
+	timer.unref?.();
+	return {
+		signal: controller.signal,
+		clear: () => {
+			clearTimeout(timer);
+			dispose();
+		},
+	};
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+export function normalizeUnknownError(error: unknown): string {
+	if (error instanceof Error) return error.message || error.name;
+	if (typeof error === "string") return error;
+	try {
+		return JSON.stringify(error) ?? String(error);
+	} catch {
+		return String(error);
+	}
+}
+
+const JWT_LIKE = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+const BEARER = /(Bearer\s+)[^\s"',]+/gi;
+const TOKEN_FIELDS =
+	/("?(?:access_token|refresh_token|id_token|accessToken|refreshToken|access|refresh)"?\s*[:=]\s*"?)[^"\s,}&]+/g;
+
+/**
+ * Removes anything that looks like a credential from a message before it is shown or logged.
+ * `secrets` are exact strings known to be secret (the tokens of the accounts we hold).
+ */
+export function redactSecrets(message: string, secrets: Iterable<string> = []): string {
+	let out = message;
+	for (const secret of secrets) {
+		if (secret && secret.length >= 8) out = out.split(secret).join("[redacted]");
+	}
+	return out
+		.replace(JWT_LIKE, "[redacted]")
+		.replace(BEARER, "$1[redacted]")
+		.replace(TOKEN_FIELDS, "$1[redacted]");
+}
+
+// ---------------------------------------------------------------------------
+// Provider mirroring and event rewriting
+// ---------------------------------------------------------------------------
+
+export function createErrorAssistantMessage(model: Model<Api>, message: string): AssistantMessage {
+	return {
+		role: "assistant",
+		content: [],
+		api: model.api,
+		provider: model.provider,
+		model: model.id,
+		usage: {
+			input: 0,
+			output: 0,
+			cacheRead: 0,
+			cacheWrite: 0,
+			totalTokens: 0,
+			cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
+		},
+		stopReason: "error",
+		errorMessage: message,
+		timestamp: Date.now(),
+	};
+}
+
+function withProvider(message: AssistantMessage, provider: string): AssistantMessage {
+	return message.provider === provider ? message : { ...message, provider };
+}
+
+/** Returns the event with every carried assistant message labelled with `provider`. */
+export function rewriteProviderOnEvent(
+	event: AssistantMessageEvent,
+	provider: string,
+): AssistantMessageEvent {
+	const record = event as unknown as Record<string, unknown>;
+	let changed: Record<string, unknown> | undefined;
+	for (const key of ["partial", "message", "error"] as const) {
+		const value = record[key] as AssistantMessage | undefined;
+		if (value && typeof value === "object" && value.provider !== provider) {
+			changed ??= { ...record };
+			changed[key] = withProvider(value, provider);
+		}
+	}
+	return (changed ?? record) as unknown as AssistantMessageEvent;
+}

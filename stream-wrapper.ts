@@ -1,0 +1,282 @@
+// The request path: picks an account, calls pi-ai's Codex provider with its token, and when
+// the answer is a quota answer before any output, switches account and tries again at once.
+import {
+	type Api,
+	type AssistantMessageEvent,
+	type AssistantMessageEventStream,
+	type Context,
+	createAssistantMessageEventStream,
+	type Model,
+	type SimpleStreamOptions,
+} from "@mariozechner/pi-ai";
+import type { AccountManager } from "./account-manager.ts";
+import { CODEX_API, CODEX_PROVIDER, closeCodexSessionSockets } from "./pi-adapter.ts";
+import {
+	createErrorAssistantMessage,
+	createLinkedAbortController,
+	normalizeUnknownError,
+	rewriteProviderOnEvent,
+} from "./provider-utils.ts";
+import {
+	classifyQuotaErrorMessage,
+	classifyQuotaEvent,
+	classifyQuotaResponse,
+	isQuotaErrorMessage,
+	type QuotaSignal,
+} from "./quota.ts";
+import type { Account } from "./storage.ts";
+import { formatResetAt, parseCodexRateLimitHeaders, parseCodexRateLimitsEvent } from "./usage.ts";
+
+export const MAX_ROTATION_RETRIES = 5;
+export const ACCOUNT_HEADER = "X-Multicodex-Account";
+/** Thrown from `onResponse` on a 429 so pi-ai does not retry it with back-off first. */
+const ROTATE_MESSAGE = "usage limit answer (429); Multicodex switches account";
+
+type ApiProviderRef = {
+	streamSimple: (
+		model: Model<Api>,
+		context: Context,
+		options?: SimpleStreamOptions,
+	) => AssistantMessageEventStream;
+};
+
+/** Options pi 1.x adds to the Codex provider; pi 0.73 ignores them. */
+type CodexStreamOptions = SimpleStreamOptions & {
+	onProviderStreamEvent?: (event: unknown, model: Model<Api>) => void | Promise<void>;
+	fetch?: typeof fetch;
+};
+
+const CONTENT_EVENT_TYPES = new Set<AssistantMessageEvent["type"]>([
+	"text_start",
+	"text_delta",
+	"text_end",
+	"thinking_start",
+	"thinking_delta",
+	"thinking_end",
+	"toolcall_start",
+	"toolcall_delta",
+	"toolcall_end",
+]);
+
+/** What one try learned about a quota answer, from whichever channel saw it first. */
+interface TryState {
+	quota?: QuotaSignal;
+	body429?: unknown;
+}
+
+export interface StreamWrapperOptions {
+	maxRetries?: number;
+}
+
+function describeNoAccount(accountManager: AccountManager, now: number): string {
+	const accounts = accountManager.getAccounts();
+	if (accounts.length === 0) {
+		return (
+			"No available Multicodex accounts: none is set up. Add one with /multicodex use <identifier> " +
+			"(it opens the OpenAI login), or log in to pi with /login openai-codex."
+		);
+	}
+	const needsReauth = accounts.filter((a) => a.needsReauth);
+	const cooling = accountManager.getEarliestCooldownEnd();
+	const exhaustedCount = accounts.filter(
+		(a) => !a.needsReauth && (a.quotaExhaustedUntil ?? 0) > now,
+	).length;
+	const parts: string[] = [];
+	if (exhaustedCount > 0 && cooling) {
+		const at = new Date(cooling.until).toISOString().replace(/\.\d+Z$/, "Z");
+		parts.push(
+			`${exhaustedCount === accounts.length ? "every account" : `${exhaustedCount} of ${accounts.length} accounts`} ` +
+				`is out of quota; the first back is ${cooling.email}, ${formatResetAt(cooling.until, now)} (${at})`,
+		);
+	}
+	if (needsReauth.length > 0) {
+		const hints = needsReauth.map((a) => `${a.email} (${accountManager.repairCommandFor(a)})`);
+		parts.push(`${needsReauth.length} need re-authentication: ${hints.join(", ")}`);
+	}
+	if (parts.length === 0) parts.push("every account failed for this request");
+	return `No available Multicodex accounts: ${parts.join("; ")}. Add another account with /multicodex use <identifier>.`;
+}
+
+function headersRecord(headers: unknown): Record<string, string> {
+	const out: Record<string, string> = {};
+	if (headers instanceof Headers) {
+		headers.forEach((value, key) => {
+			out[key] = value;
+		});
+	} else if (headers && typeof headers === "object") {
+		for (const [key, value] of Object.entries(headers)) {
+			if (typeof value === "string") out[key] = value;
+		}
+	}
+	return out;
+}
+
+export function createStreamWrapper(
+	accountManager: AccountManager,
+	baseProvider: ApiProviderRef,
+	wrapperOptions: StreamWrapperOptions = {},
+) {
+	const maxRetries = wrapperOptions.maxRetries ?? MAX_ROTATION_RETRIES;
+	/** The account each pi session last used, to drop pi's cached socket when it changes. */
+	const accountBySession = new Map<string, string>();
+
+	function releaseSocketOnSwitch(sessionId: string | undefined, email: string): void {
+		if (!sessionId) return;
+		const previous = accountBySession.get(sessionId);
+		if (previous !== undefined && previous !== email) closeCodexSessionSockets(sessionId);
+		accountBySession.set(sessionId, email);
+	}
+
+	return (
+		model: Model<Api>,
+		context: Context,
+		options?: SimpleStreamOptions,
+	): AssistantMessageEventStream => {
+		const stream = createAssistantMessageEventStream();
+		const provider = model.provider;
+		const push = (event: AssistantMessageEvent) =>
+			stream.push(rewriteProviderOnEvent(event, provider));
+
+		const pickAccount = async (excluded: Set<string>): Promise<Account | undefined> => {
+			const manual = accountManager.getAvailableManualAccount({ excludeEmails: excluded });
+			if (manual) return manual;
+			if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
+			return accountManager.activateBestAccount({
+				excludeEmails: excluded,
+				signal: options?.signal,
+			});
+		};
+
+		/** One try on one account. Returns true when the caller should rotate. */
+		const tryAccount = async (account: Account, token: string, canRotate: boolean) => {
+			const state: TryState = {};
+			const { controller, dispose } = createLinkedAbortController(options?.signal);
+			const callerOptions = options as CodexStreamOptions | undefined;
+			const innerOptions: CodexStreamOptions = {
+				...options,
+				apiKey: token,
+				signal: controller.signal,
+				fetch: async (input, init) => {
+					const response = await (callerOptions?.fetch ?? globalThis.fetch)(input, init);
+					if (response.status === 429) {
+						state.body429 = await response
+							.clone()
+							.json()
+							.catch(() => undefined);
+					}
+					return response;
+				},
+				onResponse: async (response, responseModel) => {
+					const headers = headersRecord(response.headers);
+					const now = Date.now();
+					const usage = parseCodexRateLimitHeaders(headers, now);
+					if (usage) accountManager.recordUsage(account.email, usage);
+					await options?.onResponse?.(response, responseModel);
+					if (response.status === 429 && canRotate) {
+						state.quota = classifyQuotaResponse(429, headers, state.body429, now);
+						throw new Error(ROTATE_MESSAGE);
+					}
+				},
+				onProviderStreamEvent: async (event, eventModel) => {
+					const now = Date.now();
+					const usage = parseCodexRateLimitsEvent(event, now);
+					if (usage) accountManager.recordUsage(account.email, usage);
+					state.quota ??= classifyQuotaEvent(event, now);
+					await callerOptions?.onProviderStreamEvent?.(event, eventModel);
+				},
+			};
+			const inner = baseProvider.streamSimple(
+				{
+					...model,
+					provider: CODEX_PROVIDER,
+					api: CODEX_API as Api,
+					headers: { ...(model.headers ?? {}), [ACCOUNT_HEADER]: account.email },
+				},
+				context,
+				innerOptions,
+			);
+			let heldStart: AssistantMessageEvent | undefined;
+			let outputStarted = false;
+			try {
+				for await (const event of inner) {
+					if (event.type === "start" && !outputStarted) {
+						heldStart = event;
+						continue;
+					}
+					if (event.type === "error") {
+						const message = event.error.errorMessage ?? "";
+						const aborted = event.reason === "aborted" && !state.quota;
+						if (!outputStarted && canRotate && !aborted) {
+							const quota =
+								state.quota ??
+								(isQuotaErrorMessage(message) ? classifyQuotaErrorMessage(message) : undefined);
+							if (quota) return { rotate: true as const, quota };
+						}
+						push(event);
+						return { rotate: false as const };
+					}
+					if (!outputStarted && (CONTENT_EVENT_TYPES.has(event.type) || event.type === "done")) {
+						outputStarted = true;
+						if (heldStart) push(heldStart);
+					}
+					push(event);
+					if (event.type === "done") return { rotate: false as const };
+				}
+				return { rotate: false as const };
+			} finally {
+				controller.abort();
+				dispose();
+			}
+		};
+
+		const run = async () => {
+			await accountManager.waitUntilReady();
+			const excluded = new Set<string>();
+			for (let attempt = 0; attempt <= maxRetries; attempt++) {
+				if (options?.signal?.aborted) {
+					const aborted = createErrorAssistantMessage(model, "Request was aborted");
+					aborted.stopReason = "aborted";
+					push({ type: "error", reason: "aborted", error: aborted });
+					return;
+				}
+				const usingManual = Boolean(
+					accountManager.getAvailableManualAccount({ excludeEmails: excluded }),
+				);
+				const account = await pickAccount(excluded);
+				if (!account) throw new Error(describeNoAccount(accountManager, Date.now()));
+
+				let token: string;
+				try {
+					token = await accountManager.ensureValidToken(account, options?.signal);
+				} catch (error) {
+					accountManager.notifyRotationSkipForAuthFailure(account, error);
+					if (usingManual) accountManager.clearManualAccount();
+					excluded.add(account.email);
+					if (attempt < maxRetries) continue;
+					throw error;
+				}
+
+				releaseSocketOnSwitch(options?.sessionId, account.email);
+				const result = await tryAccount(account, token, attempt < maxRetries);
+				if (!result.rotate) return;
+				const notice = accountManager.applyQuotaSignal(account, result.quota);
+				if (notice) accountManager.warn(notice);
+				if (usingManual) accountManager.clearManualAccount();
+				excluded.add(account.email);
+			}
+			throw new Error(describeNoAccount(accountManager, Date.now()));
+		};
+
+		run()
+			.catch((error: unknown) => {
+				const message = accountManager.redact(normalizeUnknownError(error));
+				push({
+					type: "error",
+					reason: "error",
+					error: createErrorAssistantMessage(model, `Multicodex failed: ${message}`),
+				});
+			})
+			.finally(() => stream.end());
+		return stream;
+	};
+}
