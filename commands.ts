@@ -6,6 +6,7 @@ import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-cod
 import type { AccountManager } from "./account-manager.ts";
 import { formatAccountStatusLine } from "./account-status.ts";
 import { getAgentSettingsPath, normalizeUnknownError } from "./provider-utils.ts";
+import { runRotation } from "./rotation-command.ts";
 import type { UsageStatusController } from "./status.ts";
 
 export const HELP_TEXT =
@@ -238,11 +239,7 @@ async function runSubcommand(
 		case "footer":
 			return runFooter(ctx, deps);
 		case "rotation":
-			report(
-				ctx,
-				"Current policy: manual account first, then untouched accounts, then lowest usage with the earliest weekly reset, then random.",
-			);
-			return;
+			return runRotation(ctx, deps);
 		case "verify":
 			return runVerify(ctx, deps);
 		case "path":
