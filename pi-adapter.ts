@@ -38,10 +38,18 @@ export function closeCodexSessionSockets(sessionId: string): void {
 
 export interface CodexLoginCallbacks {
 	onAuth: (info: { url: string; instructions?: string }) => void;
-	onPrompt: (message: string, placeholder?: string) => Promise<string>;
+	/**
+	 * Asks for the authorization code or the redirect URL. On both lines it is asked at once,
+	 * alongside the browser callback; `signal` fires when the callback won, to dismiss the question.
+	 */
+	onPrompt: (message: string, placeholder?: string, signal?: AbortSignal) => Promise<string>;
 	onProgress?: (message: string) => void;
 	signal?: AbortSignal;
 }
+
+const MANUAL_CODE_MESSAGE =
+	"Complete login in your browser, or paste the authorization code / redirect URL here:";
+const MANUAL_CODE_PLACEHOLDER = "http://localhost:1455/auth/callback?code=...";
 
 interface CodexOAuthImpl {
 	refresh(refreshToken: string, signal?: AbortSignal): Promise<CodexCredentials>;
@@ -54,6 +62,7 @@ interface LegacyOAuthModule {
 		onAuth: (info: { url: string; instructions?: string }) => void;
 		onPrompt: (prompt: { message: string; placeholder?: string }) => Promise<string>;
 		onProgress?: (message: string) => void;
+		onManualCodeInput?: () => Promise<string>;
 	}) => Promise<CodexCredentials>;
 }
 
@@ -61,7 +70,12 @@ interface BuiltinOAuth {
 	login(
 		interaction: {
 			signal: AbortSignal;
-			prompt(prompt: { type: string; message: string; placeholder?: string }): Promise<string>;
+			prompt(prompt: {
+				type: string;
+				message: string;
+				placeholder?: string;
+				signal?: AbortSignal;
+			}): Promise<string>;
 			notify(event: { type: string; url?: string; instructions?: string; message?: string }): void;
 		},
 		options?: unknown,
@@ -87,23 +101,35 @@ async function loadLegacyOAuth(): Promise<CodexOAuthImpl | undefined> {
 	}
 	return {
 		refresh: (refreshToken) => refreshOpenAICodexToken(refreshToken),
-		login: (callbacks) =>
-			loginOpenAICodex({
-				onAuth: callbacks.onAuth,
-				onPrompt: (prompt) => callbacks.onPrompt(prompt.message, prompt.placeholder),
-				onProgress: callbacks.onProgress,
-			}),
+		login: async (callbacks) => {
+			// Like 1.x: the pasted code races the browser callback (needed when the browser cannot
+			// reach localhost:1455, e.g. over SSH); the question is dismissed when the callback wins.
+			const manual = new AbortController();
+			try {
+				return await loginOpenAICodex({
+					onAuth: callbacks.onAuth,
+					onPrompt: (prompt) => callbacks.onPrompt(prompt.message, prompt.placeholder),
+					onProgress: callbacks.onProgress,
+					onManualCodeInput: () =>
+						callbacks.onPrompt(MANUAL_CODE_MESSAGE, MANUAL_CODE_PLACEHOLDER, manual.signal),
+				});
+			} finally {
+				manual.abort();
+			}
+		},
 	};
 }
 
 const BROWSER_LOGIN_METHOD_LABEL = /browser/i;
 
+/** A variable, so bundlers and test runners do not resolve a subpath pi 0.73 lacks. */
+const PROVIDERS_MODULE = "@mariozechner/pi-ai/providers/all";
+
 /** pi 1.x: the same protocol through `builtinProviders()` → `openai-codex` → `auth.oauth`. */
 async function loadBuiltinProviderOAuth(): Promise<CodexOAuthImpl | undefined> {
 	let mod: ProvidersModule;
 	try {
-		// @ts-expect-error: this subpath exists only on pi 1.x.
-		mod = (await import("@mariozechner/pi-ai/providers/all")) as ProvidersModule;
+		mod = (await import(PROVIDERS_MODULE)) as ProvidersModule;
 	} catch {
 		return undefined;
 	}
@@ -127,7 +153,7 @@ async function loadBuiltinProviderOAuth(): Promise<CodexOAuthImpl | undefined> {
 						const browser = options.find((o) => BROWSER_LOGIN_METHOD_LABEL.test(o.label));
 						return (browser ?? options[0])?.id ?? "";
 					}
-					return callbacks.onPrompt(prompt.message, prompt.placeholder);
+					return callbacks.onPrompt(prompt.message, prompt.placeholder, prompt.signal);
 				},
 				notify: (event) => {
 					if (event.type === "auth_url" && event.url) {

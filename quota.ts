@@ -46,13 +46,16 @@ function findErrorObject(value: unknown): Record<string, unknown> | undefined {
 	return undefined;
 }
 
-function retryAfterMs(headers: Record<string, string | undefined>): number | undefined {
+function retryAfterMs(
+	headers: Record<string, string | undefined>,
+	now: number,
+): number | undefined {
 	for (const [key, value] of Object.entries(headers)) {
 		if (key.toLowerCase() !== "retry-after" || value === undefined) continue;
 		const seconds = Number(value);
 		if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
 		const date = Date.parse(value);
-		if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
+		if (!Number.isNaN(date)) return Math.max(0, date - now);
 	}
 	return undefined;
 }
@@ -83,7 +86,7 @@ export function classifyQuotaResponse(
 			exhaustedWindowReset ?? getNextResetAt(usage ? { ...usage, fetchedAt: now } : undefined);
 	}
 	if (resetAt === undefined && kind === "rate_limited") {
-		const after = retryAfterMs(headers);
+		const after = retryAfterMs(headers, now);
 		if (after !== undefined) resetAt = now + after;
 	}
 	return { kind, resetAt, usage };

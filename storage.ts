@@ -74,8 +74,12 @@ export function migrateStorage(raw: unknown): MigrationResult {
 	}
 	const record: Record<string, unknown> = { ...raw };
 	let needsRewrite = false;
-	const rawAccounts = Array.isArray(record.accounts) ? record.accounts : [];
-	record.accounts = rawAccounts.map((entry) => {
+	const rawAccounts = Array.isArray(record.accounts)
+		? record.accounts
+		: isJsonObject(record.accounts)
+			? Object.values(record.accounts)
+			: [];
+	const mapped = rawAccounts.map((entry) => {
 		if (!isJsonObject(entry)) return entry;
 		if (!LEGACY_ACCOUNT_FIELDS.some((key) => key in entry)) return entry;
 		needsRewrite = true;
@@ -83,6 +87,8 @@ export function migrateStorage(raw: unknown): MigrationResult {
 		for (const key of LEGACY_ACCOUNT_FIELDS) delete copy[key];
 		return copy;
 	});
+	// Only a real array is fixed in place; any other shape must fail the schema and be salvaged.
+	if (Array.isArray(record.accounts)) record.accounts = mapped;
 	if (typeof record.version !== "number") {
 		record.version = CURRENT_VERSION;
 		needsRewrite = true;
@@ -92,7 +98,7 @@ export function migrateStorage(raw: unknown): MigrationResult {
 		return { data: whole.data, needsRewrite, droppedAccounts: 0, salvaged: false };
 	}
 	const accounts: Account[] = [];
-	for (const entry of record.accounts as unknown[]) {
+	for (const entry of mapped) {
 		const parsed = AccountSchema.safeParse(entry);
 		if (parsed.success) accounts.push(parsed.data);
 	}
@@ -192,7 +198,12 @@ export class AccountStore {
 		if (!result.needsRewrite) return result.data;
 		return withFileLockSync(path, () => {
 			const fresh = this.readAndMigrate(path);
-			if (fresh.needsRewrite) writePrivateFileAtomic(path, serializeStorage(fresh.data));
+			// A damaged file with nothing to salvage stays as it is (its copy is kept aside too)
+			// until a real change is saved: never replace it with an empty list on a mere read.
+			const nothingSalvaged = fresh.salvaged && fresh.data.accounts.length === 0;
+			if (fresh.needsRewrite && !nothingSalvaged) {
+				writePrivateFileAtomic(path, serializeStorage(fresh.data));
+			}
 			return fresh.data;
 		});
 	}
