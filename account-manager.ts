@@ -1,14 +1,17 @@
 // Account state and policy: the managed accounts (through the store), pi's own login (memory
 // only), the manual pin, usage cache, cooldowns and token validity.
 import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
 import { loadImportedOpenAICodexAuth } from "./auth.ts";
 import { withFileLock } from "./file-lock.ts";
 import { type CodexCredentials, refreshCodexToken } from "./pi-adapter.ts";
 import { normalizeUnknownError, redactSecrets } from "./provider-utils.ts";
 import type { QuotaSignal } from "./quota.ts";
-import { isAccountAvailable, pickBestAccount } from "./selection.ts";
+import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from "./rotation-settings.ts";
+import { chooseAccount, isAccountAvailable } from "./selection.ts";
 import { type Account, AccountStore, type StorageData } from "./storage.ts";
 import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
+import { USAGE_CACHE_FILE_NAME, UsageCacheFile } from "./usage-cache.ts";
 import { fetchCodexUsage, type UsageFetcher } from "./usage-client.ts";
 
 const USAGE_CACHE_TTL_MS = 5 * 60 * 1000;
@@ -17,8 +20,10 @@ const TOKEN_EXPIRY_MARGIN_MS = 5 * 60 * 1000;
 export const QUOTA_COOLDOWN_MS = 60 * 60 * 1000;
 const RATE_LIMIT_COOLDOWN_MS = 60 * 1000;
 const NOT_INCLUDED_COOLDOWN_MS = 24 * 60 * 60 * 1000;
-/** How long a request waits for stale usage before choosing from what is known. */
-const SELECTION_USAGE_WAIT_MS = 100;
+/** How long a choice waits for usage when nothing at all is known yet. */
+const SELECTION_USAGE_WAIT_MS = 50;
+const MAX_USAGE_REQUESTS_IN_FLIGHT = 8;
+const USAGE_SAVE_DELAY_MS = 1000;
 
 type WarningHandler = (message: string) => void;
 type StateChangeHandler = () => void;
@@ -38,6 +43,7 @@ export function createProcessState(): ProcessState {
 
 export interface AccountManagerOptions {
 	store?: AccountStore;
+	usageCacheFile?: UsageCacheFile;
 	processState?: ProcessState;
 	fetchUsage?: UsageFetcher;
 	refreshToken?: (refreshToken: string, signal?: AbortSignal) => Promise<CodexCredentials>;
@@ -64,6 +70,15 @@ export class AccountManager {
 	private readonly now: () => number;
 	private readonly refreshPromises = new Map<string, Promise<string>>();
 	private readonly usageRequests = new Map<string, Promise<CodexUsageSnapshot | undefined>>();
+	private readonly usageCacheFile: UsageCacheFile;
+	private usageSaveTimer?: ReturnType<typeof setTimeout>;
+	private usageRequestsInFlight = 0;
+	private readonly usageSlotWaiters: (() => void)[] = [];
+	/** Aborted when the session ends, so no background request outlives it. */
+	private background = new AbortController();
+	private rotation: RotationSettings = DEFAULT_ROTATION_SETTINGS;
+	/** The account this session is on (stickiness between turns). */
+	private sessionEmail?: string;
 	private readonly stateChangeHandlers = new Set<StateChangeHandler>();
 	private readonly warnedAuthFailureEmails = new Set<string>();
 	private warningHandler?: WarningHandler;
@@ -79,6 +94,11 @@ export class AccountManager {
 		this.now = options.now ?? Date.now;
 		this.store.setWarningHandler((message) => this.warn(message));
 		this.data = this.loadInitialData();
+		// The usage cache lives next to the accounts file, wherever that is.
+		this.usageCacheFile =
+			options.usageCacheFile ??
+			new UsageCacheFile(() => join(dirname(this.store.path), USAGE_CACHE_FILE_NAME));
+		this.loadPersistedUsage();
 	}
 
 	private loadInitialData(): StorageData {
@@ -418,7 +438,66 @@ export class AccountManager {
 			secondary: usage.secondary ?? previous?.secondary,
 			fetchedAt: this.now(),
 		});
+		this.scheduleUsageCacheSave();
 		this.notifyStateChanged();
+	}
+
+	/** Adopts snapshots persisted by earlier runs or other pi windows when they are newer. */
+	private loadPersistedUsage(): void {
+		for (const [email, snapshot] of this.usageCacheFile.load()) {
+			const known = this.state.usageCache.get(email);
+			if (!known || known.fetchedAt < snapshot.fetchedAt)
+				this.state.usageCache.set(email, snapshot);
+		}
+	}
+
+	private scheduleUsageCacheSave(): void {
+		if (this.usageSaveTimer) return;
+		this.usageSaveTimer = setTimeout(() => this.flushUsageCache(), USAGE_SAVE_DELAY_MS);
+		this.usageSaveTimer.unref?.();
+	}
+
+	/** Writes the usage snapshots now (also called when the session ends). */
+	flushUsageCache(): void {
+		if (this.usageSaveTimer) clearTimeout(this.usageSaveTimer);
+		this.usageSaveTimer = undefined;
+		try {
+			const known = new Set(this.getAccounts().map((a) => a.email));
+			this.usageCacheFile.save(this.state.usageCache, known);
+		} catch (error) {
+			this.warn(`Multicodex: could not save the usage cache: ${normalizeUnknownError(error)}`);
+		}
+	}
+
+	/** Cancels background usage requests (pi is shutting the session down). */
+	cancelBackgroundWork(): void {
+		this.background.abort(new Error("session ended"));
+		this.background = new AbortController();
+		this.flushUsageCache();
+	}
+
+	private isUsageFresh(email: string, now = this.now()): boolean {
+		const cached = this.state.usageCache.get(email);
+		return cached !== undefined && now - cached.fetchedAt < USAGE_CACHE_TTL_MS;
+	}
+
+	/** Runs `task` when one of the few usage request slots is free (B5: bounded concurrency). */
+	private async withUsageSlot<T>(task: () => Promise<T>): Promise<T> {
+		while (this.usageRequestsInFlight >= MAX_USAGE_REQUESTS_IN_FLIGHT) {
+			await new Promise<void>((resolve) => this.usageSlotWaiters.push(resolve));
+		}
+		this.usageRequestsInFlight++;
+		try {
+			return await task();
+		} finally {
+			this.usageRequestsInFlight--;
+			this.usageSlotWaiters.shift()?.();
+		}
+	}
+
+	/** How many usage requests are running now (for tests and benchmarks). */
+	getUsageRequestsInFlight(): number {
+		return this.usageRequestsInFlight;
 	}
 
 	async refreshUsageForAccount(
@@ -429,31 +508,34 @@ export class AccountManager {
 		const cached = this.state.usageCache.get(email);
 		const current = this.getAccount(email);
 		if (!current || current.needsReauth) return cached;
-		if (cached && !options?.force && this.now() - cached.fetchedAt < USAGE_CACHE_TTL_MS) {
-			return cached;
-		}
+		if (!options?.force && this.isUsageFresh(email)) return cached;
 		const inflight = this.usageRequests.get(email);
 		if (inflight) return inflight;
-		const request = (async () => {
+		const signal = options?.signal
+			? AbortSignal.any([options.signal, this.background.signal])
+			: this.background.signal;
+		const request = this.withUsageSlot(async () => {
 			try {
-				const token = await this.ensureValidToken(current);
+				if (signal.aborted) return cached;
+				const token = await this.ensureValidToken(current, signal);
 				const usage = await this.fetchUsage(token, current.accountId, {
-					signal: options?.signal,
+					signal,
 					timeoutMs: USAGE_REQUEST_TIMEOUT_MS,
 				});
 				if (!this.getAccount(email)) return undefined;
 				this.state.usageCache.set(email, usage);
+				this.scheduleUsageCacheSave();
 				this.notifyStateChanged();
 				return usage;
 			} catch (error) {
-				this.warn(
-					`Multicodex: failed to fetch usage for ${email}: ${normalizeUnknownError(error)}`,
-				);
+				if (!signal.aborted) {
+					this.warn(
+						`Multicodex: failed to fetch usage for ${email}: ${normalizeUnknownError(error)}`,
+					);
+				}
 				return undefined;
-			} finally {
-				this.usageRequests.delete(email);
 			}
-		})();
+		}).finally(() => this.usageRequests.delete(email));
 		this.usageRequests.set(email, request);
 		return request;
 	}
@@ -472,10 +554,7 @@ export class AccountManager {
 		options?: { signal?: AbortSignal },
 	): Promise<void> {
 		const now = this.now();
-		const stale = accounts.filter((account) => {
-			const cached = this.state.usageCache.get(account.email);
-			return !cached || now - cached.fetchedAt >= USAGE_CACHE_TTL_MS;
-		});
+		const stale = accounts.filter((account) => !this.isUsageFresh(account.email, now));
 		await Promise.all(
 			stale.map((account) => this.refreshUsageForAccount(account, { force: true, ...options })),
 		);
@@ -483,27 +562,52 @@ export class AccountManager {
 
 	// -- selection ----------------------------------------------------------------
 
+	setRotationSettings(settings: RotationSettings): void {
+		this.rotation = settings;
+	}
+
+	getRotationSettings(): RotationSettings {
+		return this.rotation;
+	}
+
+	/**
+	 * Chooses the account for a request or a session. `sticky` keeps the session's current
+	 * account while it is usable (B6); without it the choice is made afresh (A3). A slow usage
+	 * endpoint never holds a request: stale usage is refreshed in the background, and only when
+	 * nothing at all is known does the choice wait, briefly, for the first answers (B5).
+	 */
 	async activateBestAccount(options?: {
 		excludeEmails?: Set<string>;
 		signal?: AbortSignal;
+		sticky?: boolean;
 	}): Promise<Account | undefined> {
-		this.clearExpiredExhaustion(this.now());
+		const now = this.now();
+		this.clearExpiredExhaustion(now);
 		const accounts = this.getAccounts();
-		// Never let a slow usage endpoint hold a request: wait briefly, then use what is known.
 		const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
-		let timer: ReturnType<typeof setTimeout> | undefined;
-		await Promise.race([
-			refresh,
-			new Promise<void>((resolve) => {
-				timer = setTimeout(resolve, SELECTION_USAGE_WAIT_MS);
-			}),
-		]);
-		clearTimeout(timer);
-		const selected = pickBestAccount(this.getAccounts(), this.state.usageCache, {
+		if (!accounts.some((a) => this.state.usageCache.has(a.email))) {
+			let timer: ReturnType<typeof setTimeout> | undefined;
+			await Promise.race([
+				refresh,
+				new Promise<void>((resolve) => {
+					timer = setTimeout(resolve, SELECTION_USAGE_WAIT_MS);
+				}),
+			]);
+			clearTimeout(timer);
+		}
+		const settings = this.rotation;
+		const selected = chooseAccount(this.getAccounts(), this.state.usageCache, {
 			excludeEmails: options?.excludeEmails,
 			now: this.now(),
+			strategy: settings.strategy,
+			preferUntouched: settings.preferUntouched,
+			currentEmail: options?.sticky ? this.sessionEmail : undefined,
+			proactiveSwitchPercent: options?.sticky ? settings.proactiveSwitchPercent : undefined,
 		});
-		if (selected) this.setActiveAccount(selected.email);
+		if (selected) {
+			this.sessionEmail = selected.email;
+			this.setActiveAccount(selected.email);
+		}
 		return selected;
 	}
 
@@ -532,15 +636,24 @@ export class AccountManager {
 				`it is skipped for 24 h. Remove it with /multicodex accounts if that is permanent.`
 			);
 		}
-		const fallback = signal.kind === "rate_limited" ? RATE_LIMIT_COOLDOWN_MS : QUOTA_COOLDOWN_MS;
+		const fallback =
+			signal.kind === "rate_limited"
+				? RATE_LIMIT_COOLDOWN_MS
+				: this.rotation.fallbackCooldownMinutes * 60_000;
 		const known = signal.resetAt ?? getNextResetAt(this.state.usageCache.get(account.email));
 		this.markExhausted(account.email, known && known > now ? known : now + fallback);
 		if (signal.kind === "usage_limit_reached" && signal.resetAt === undefined) {
 			// The answer had no reset time: learn it in the background and correct the cooldown.
-			void this.refreshUsageForAccount(account, { force: true }).then((usage) => {
-				const resetAt = getNextResetAt(usage);
-				if (resetAt && resetAt > this.now()) this.markExhausted(account.email, resetAt);
-			});
+			void this.refreshUsageForAccount(account, { force: true })
+				.then((usage) => {
+					const resetAt = getNextResetAt(usage);
+					if (resetAt && resetAt > this.now()) this.markExhausted(account.email, resetAt);
+				})
+				.catch((error: unknown) =>
+					this.warn(
+						`Multicodex: cooldown of ${account.email} not updated: ${normalizeUnknownError(error)}`,
+					),
+				);
 		}
 		return undefined;
 	}

@@ -5,6 +5,8 @@ import { AccountManager, createProcessState, type ProcessState } from "./account
 import { registerCommands } from "./commands.ts";
 import { prepareAccounts, refreshAndActivateBestAccount } from "./hooks.ts";
 import { buildMulticodexProviderConfig, PROVIDER_ID } from "./provider.ts";
+import { normalizeUnknownError } from "./provider-utils.ts";
+import { DEFAULT_ROTATION_SETTINGS, loadRotationSettings } from "./rotation-settings.ts";
 import { createUsageStatusController } from "./status.ts";
 
 const PROCESS_STATE_KEY = Symbol.for("pi-multicodex-plus.process-state");
@@ -14,6 +16,17 @@ function getProcessState(): ProcessState {
 	const holder = globalThis as { [PROCESS_STATE_KEY]?: ProcessState };
 	holder[PROCESS_STATE_KEY] ??= createProcessState();
 	return holder[PROCESS_STATE_KEY];
+}
+
+async function loadRotationSettingsOrDefault(warn: (message: string) => void) {
+	try {
+		return await loadRotationSettings();
+	} catch (error) {
+		warn(
+			`Multicodex: rotation settings not loaded, using defaults: ${normalizeUnknownError(error)}`,
+		);
+		return DEFAULT_ROTATION_SETTINGS;
+	}
 }
 
 export default function multicodexExtension(pi: ExtensionAPI): void {
@@ -44,7 +57,9 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		liveContext = ctx;
 		const generation = ++sessionGeneration;
 		const isCancelled = () => generation !== sessionGeneration || liveContext !== ctx;
+		accountManager.beginInitialization();
 		accountManager.resetSessionWarnings();
+		accountManager.setRotationSettings(await loadRotationSettingsOrDefault(warn));
 		await prepareAccounts(accountManager);
 		void refreshAndActivateBestAccount(accountManager, warn, isCancelled).catch((error) =>
 			warn(`Multicodex: start-up refresh failed: ${String(error)}`),
@@ -67,6 +82,7 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 	pi.on("session_shutdown", (_event, ctx) => {
 		sessionGeneration++;
 		statusController.stopAutoRefresh(ctx);
+		accountManager.cancelBackgroundWork();
 		liveContext = undefined;
 	});
 }

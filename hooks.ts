@@ -36,5 +36,6 @@ export async function refreshAndActivateBestAccount(
 	}
 	if (accountManager.getAvailableManualAccount()) return;
 	if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
-	await accountManager.activateBestAccount();
+	// Sticky: when a request already chose an account in this session, keep it.
+	await accountManager.activateBestAccount({ sticky: true });
 }

@@ -24,10 +24,11 @@ import {
 	isQuotaErrorMessage,
 	type QuotaSignal,
 } from "./quota.ts";
+import { DEFAULT_ROTATION_SETTINGS } from "./rotation-settings.ts";
 import type { Account } from "./storage.ts";
 import { formatResetAt, parseCodexRateLimitHeaders, parseCodexRateLimitsEvent } from "./usage.ts";
 
-export const MAX_ROTATION_RETRIES = 5;
+export const MAX_ROTATION_RETRIES = DEFAULT_ROTATION_SETTINGS.retryCount;
 export const ACCOUNT_HEADER = "X-Multicodex-Account";
 /** Thrown from `onResponse` on a 429 so pi-ai does not retry it with back-off first. */
 const ROTATE_MESSAGE = "usage limit answer (429); Multicodex switches account";
@@ -116,7 +117,14 @@ export function createStreamWrapper(
 	baseProvider: ApiProviderRef,
 	wrapperOptions: StreamWrapperOptions = {},
 ) {
-	const maxRetries = wrapperOptions.maxRetries ?? MAX_ROTATION_RETRIES;
+	/** An error passed on from pi-ai may quote a server answer: never let a token through. */
+	function redactErrorEvent(event: AssistantMessageEvent): AssistantMessageEvent {
+		if (event.type !== "error" || !event.error.errorMessage) return event;
+		const errorMessage = accountManager.redact(event.error.errorMessage);
+		if (errorMessage === event.error.errorMessage) return event;
+		return { ...event, error: { ...event.error, errorMessage } };
+	}
+
 	/** The account each pi session last used, to drop pi's cached socket when it changes. */
 	const accountBySession = new Map<string, string>();
 
@@ -135,7 +143,7 @@ export function createStreamWrapper(
 		const stream = createAssistantMessageEventStream();
 		const provider = model.provider;
 		const push = (event: AssistantMessageEvent) =>
-			stream.push(rewriteProviderOnEvent(event, provider));
+			stream.push(rewriteProviderOnEvent(redactErrorEvent(event), provider));
 
 		const pickAccount = async (excluded: Set<string>): Promise<Account | undefined> => {
 			const manual = accountManager.getAvailableManualAccount({ excludeEmails: excluded });
@@ -144,6 +152,7 @@ export function createStreamWrapper(
 			return accountManager.activateBestAccount({
 				excludeEmails: excluded,
 				signal: options?.signal,
+				sticky: true,
 			});
 		};
 
@@ -231,6 +240,8 @@ export function createStreamWrapper(
 
 		const run = async () => {
 			await accountManager.waitUntilReady();
+			const maxRetries =
+				wrapperOptions.maxRetries ?? accountManager.getRotationSettings().retryCount;
 			const excluded = new Set<string>();
 			for (let attempt = 0; attempt <= maxRetries; attempt++) {
 				if (options?.signal?.aborted) {

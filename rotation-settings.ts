@@ -1,0 +1,113 @@
+// Rotation settings (B6) under `pi-multicodex.rotation` in pi's settings.json, and the policy
+// text shown to users, built from the settings in force (one source of truth).
+import { SETTINGS_KEY, saveMultiCodexSettings } from "./footer-settings.ts";
+import { getAgentSettingsPath, isJsonObject, readJsonObjectFile } from "./provider-utils.ts";
+
+export const ROTATION_STRATEGIES = [
+	"lowest-usage",
+	"earliest-reset",
+	"round-robin",
+	"fill-first",
+] as const;
+export type RotationStrategy = (typeof ROTATION_STRATEGIES)[number];
+
+export interface RotationSettings {
+	strategy: RotationStrategy;
+	/** Prefer accounts with 0 % used in both windows (A3 step 2). */
+	preferUntouched: boolean;
+	/** Retries on other accounts after the first try (A5: 5). */
+	retryCount: number;
+	/** Cooldown when a quota answer names no reset and usage does not know one (A4: 60). */
+	fallbackCooldownMinutes: number;
+	/** Leave the current account between turns once its used % reaches this; undefined = off. */
+	proactiveSwitchPercent?: number;
+}
+
+export const DEFAULT_ROTATION_SETTINGS: RotationSettings = {
+	strategy: "lowest-usage",
+	preferUntouched: true,
+	retryCount: 5,
+	fallbackCooldownMinutes: 60,
+	proactiveSwitchPercent: 90,
+};
+
+const MAX_RETRY_COUNT = 20;
+
+function integerIn(value: unknown, min: number, max: number): number | undefined {
+	return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
+		? value
+		: undefined;
+}
+
+/** Each field that is missing or invalid falls back to its default on its own. */
+export function normalizeRotationSettings(value: unknown): RotationSettings {
+	const record = isJsonObject(value) ? value : {};
+	const d = DEFAULT_ROTATION_SETTINGS;
+	const proactive = record.proactiveSwitchPercent;
+	return {
+		strategy: ROTATION_STRATEGIES.includes(record.strategy as RotationStrategy)
+			? (record.strategy as RotationStrategy)
+			: d.strategy,
+		preferUntouched:
+			typeof record.preferUntouched === "boolean" ? record.preferUntouched : d.preferUntouched,
+		retryCount: integerIn(record.retryCount, 0, MAX_RETRY_COUNT) ?? d.retryCount,
+		fallbackCooldownMinutes:
+			integerIn(record.fallbackCooldownMinutes, 1, 7 * 24 * 60) ?? d.fallbackCooldownMinutes,
+		proactiveSwitchPercent:
+			proactive === false || proactive === "off"
+				? undefined
+				: (integerIn(proactive, 1, 100) ?? d.proactiveSwitchPercent),
+	};
+}
+
+export async function loadRotationSettings(
+	path = getAgentSettingsPath(),
+): Promise<RotationSettings> {
+	const read = await readJsonObjectFile(path);
+	if (read.kind === "damaged") throw new Error(`${path} is damaged (${read.reason})`);
+	const ours = read.kind === "ok" ? read.value[SETTINGS_KEY] : undefined;
+	return normalizeRotationSettings(isJsonObject(ours) ? ours.rotation : undefined);
+}
+
+export function saveRotationSettings(
+	settings: RotationSettings,
+	path = getAgentSettingsPath(),
+): void {
+	saveMultiCodexSettings(
+		{
+			rotation: {
+				...settings,
+				proactiveSwitchPercent: settings.proactiveSwitchPercent ?? "off",
+			},
+		},
+		path,
+	);
+}
+
+const STRATEGY_TEXT: Record<RotationStrategy, string> = {
+	"lowest-usage":
+		"the account with the lowest usage (the larger of its 5-hour and weekly used %, unknown counts as 100), ties by the earliest weekly reset",
+	"earliest-reset": "the account whose weekly quota resets first (use it before it expires)",
+	"round-robin": "the next account in list order after the current one",
+	"fill-first": "the first account in list order, used until it runs out",
+};
+
+/** The policy in force, in plain words: what `/multicodex rotation` shows. */
+export function describeRotationPolicy(settings: RotationSettings): string[] {
+	const proactive =
+		settings.proactiveSwitchPercent === undefined
+			? "Proactive switching is off: the current account is kept until it is out of quota."
+			: `It moves on between turns once the current account has used ${settings.proactiveSwitchPercent}% of a window.`;
+	return [
+		"Your manual pick (/multicodex use) comes first while it is available.",
+		`Otherwise Multicodex keeps the current account between turns (so the prompt cache stays warm). ${proactive}`,
+		`When it has to choose: ${settings.preferUntouched ? "an untouched account (0% used) first, then " : ""}${STRATEGY_TEXT[settings.strategy]}; with no usage known, a random available account.`,
+		`A quota answer before any output switches account at once and retries, up to ${settings.retryCount} retr${settings.retryCount === 1 ? "y" : "ies"}; no switching once the answer has started.`,
+		`Cooldown: until the reset the answer names, else the reset known from usage, else ${settings.fallbackCooldownMinutes} min; a plain rate limit waits 1 min; a plan without Codex is skipped for 24 h.`,
+		"pi's own login (/login openai-codex) takes part in rotation and is never written to the accounts file.",
+	];
+}
+
+export function formatRotationSummaryLine(settings: RotationSettings): string {
+	return `rotation: strategy=${settings.strategy} preferUntouched=${settings.preferUntouched ? "on" : "off"} retries=${settings.retryCount} fallbackCooldown=${settings.fallbackCooldownMinutes}m proactiveSwitch=${settings.proactiveSwitchPercent === undefined ? "off" : `${settings.proactiveSwitchPercent}%`}`;
+}

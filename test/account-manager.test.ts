@@ -1,0 +1,572 @@
+// SPEC A3/A4/B3/B7: account state and policy with a real accounts file in a temp dir and
+// injected usage fetch, token refresh, pi login and clock.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+	AccountManager,
+	type AccountManagerOptions,
+	createProcessState,
+	QUOTA_COOLDOWN_MS,
+} from "../account-manager.ts";
+import type { ImportedOpenAICodexAuth } from "../auth.ts";
+import type { CodexCredentials } from "../pi-adapter.ts";
+import { isAccountAvailable } from "../selection.ts";
+import { type Account, AccountStore, type StorageData, serializeStorage } from "../storage.ts";
+import type { CodexUsageSnapshot } from "../usage.ts";
+
+// pi-adapter.ts cannot be loaded under vitest with pi 0.73 installed: vite's import analysis
+// rejects its `import("@mariozechner/pi-ai/providers/all")` (a pi 1.x-only subpath) at
+// transform time. Every OAuth call is injected here anyway, so the adapter is replaced.
+const T0 = 1_767_225_600_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let dir: string;
+let file: string;
+let clock: number;
+let usageByToken: Map<string, CodexUsageSnapshot>;
+let piAuth: ImportedOpenAICodexAuth | undefined;
+let fetchUsage: ReturnType<typeof vi.fn<NonNullable<AccountManagerOptions["fetchUsage"]>>>;
+let refreshToken: ReturnType<typeof vi.fn<NonNullable<AccountManagerOptions["refreshToken"]>>>;
+let loadPiAuth: ReturnType<typeof vi.fn<NonNullable<AccountManagerOptions["loadPiAuth"]>>>;
+
+function creds(tag: string, expires = clock + DAY): CodexCredentials {
+	return {
+		access: `access-${tag}-secret-value`,
+		refresh: `refresh-${tag}-secret-value`,
+		expires,
+		accountId: `acct-${tag}`,
+	};
+}
+
+function stored(email: string, tag: string, extra: Partial<Account> = {}): Account {
+	const c = creds(tag);
+	return {
+		email,
+		accessToken: c.access,
+		refreshToken: c.refresh,
+		expiresAt: c.expires,
+		accountId: c.accountId as string,
+		...extra,
+	};
+}
+
+function usage(primaryUsed: number, secondaryUsed: number, resetIn = 2 * HOUR): CodexUsageSnapshot {
+	return {
+		primary: { usedPercent: primaryUsed, resetAt: clock + resetIn },
+		secondary: { usedPercent: secondaryUsed, resetAt: clock + 5 * DAY },
+		fetchedAt: clock,
+	};
+}
+
+function writeStorage(data: Omit<StorageData, "version">): void {
+	writeFileSync(file, serializeStorage({ version: 1, ...data }), { mode: 0o600 });
+}
+
+function readStorage(): StorageData {
+	return JSON.parse(readFileSync(file, "utf8")) as StorageData;
+}
+
+function storedAccount(email: string): Account | undefined {
+	return readStorage().accounts.find((a) => a.email === email);
+}
+
+function createManager(options: AccountManagerOptions = {}): AccountManager {
+	return new AccountManager({
+		store: new AccountStore({ path: () => file }),
+		fetchUsage,
+		refreshToken,
+		loadPiAuth,
+		now: () => clock,
+		...options,
+	});
+}
+
+function deferred<T>() {
+	let resolve!: (value: T) => void;
+	let reject!: (error: unknown) => void;
+	const promise = new Promise<T>((res, rej) => {
+		resolve = res;
+		reject = rej;
+	});
+	return { promise, resolve, reject };
+}
+
+beforeEach(() => {
+	dir = mkdtempSync(join(tmpdir(), "multicodex-manager-"));
+	file = join(dir, "codex-accounts.json");
+	vi.stubEnv("PI_CODING_AGENT_DIR", dir);
+	clock = T0;
+	usageByToken = new Map();
+	piAuth = undefined;
+	fetchUsage = vi.fn<NonNullable<AccountManagerOptions["fetchUsage"]>>(async (token) => {
+		const known = usageByToken.get(token);
+		if (!known) throw new Error("HTTP 503");
+		return known;
+	});
+	refreshToken = vi.fn<NonNullable<AccountManagerOptions["refreshToken"]>>(async () => {
+		throw new Error("unexpected refresh");
+	});
+	loadPiAuth = vi.fn<NonNullable<AccountManagerOptions["loadPiAuth"]>>(async () => piAuth);
+});
+
+afterEach(async () => {
+	// Let background work (usage refresh after a quota hit) settle before the folder goes.
+	await new Promise((resolve) => setTimeout(resolve, 10));
+	vi.unstubAllEnvs();
+	rmSync(dir, { recursive: true, force: true });
+});
+
+describe("adding and updating accounts", () => {
+	it("appends a new account and makes it active", () => {
+		const manager = createManager();
+		manager.addOrUpdateAccount("a@x.com", creds("a"));
+		manager.addOrUpdateAccount("b@x.com", creds("b"));
+		const data = readStorage();
+		expect(data.accounts.map((a) => a.email)).toEqual(["a@x.com", "b@x.com"]);
+		expect(data.activeEmail).toBe("b@x.com");
+		expect(data.accounts[1]).toMatchObject({
+			accessToken: creds("b").access,
+			refreshToken: creds("b").refresh,
+			expiresAt: creds("b").expires,
+			accountId: "acct-b",
+		});
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+	});
+
+	it("updates the credentials of an existing account and clears needsReauth", () => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a", { needsReauth: true }), stored("b@x.com", "b")],
+			activeEmail: "b@x.com",
+		});
+		const manager = createManager();
+		const updated = manager.addOrUpdateAccount("a@x.com", creds("a2"));
+		expect(updated.accessToken).toBe(creds("a2").access);
+		const data = readStorage();
+		expect(data.accounts.map((a) => a.email)).toEqual(["a@x.com", "b@x.com"]);
+		expect(data.activeEmail).toBe("b@x.com");
+		expect(data.accounts[0]).toEqual({
+			email: "a@x.com",
+			accessToken: creds("a2").access,
+			refreshToken: creds("a2").refresh,
+			expiresAt: creds("a2").expires,
+			accountId: "acct-a2",
+		});
+		expect(manager.getAccountsNeedingReauth()).toEqual([]);
+	});
+});
+
+describe("removing accounts", () => {
+	it("drops usage and pin; the first remaining account becomes active", () => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b"), stored("c@x.com", "c")],
+			activeEmail: "b@x.com",
+		});
+		const manager = createManager();
+		manager.recordUsage("b@x.com", usage(10, 10));
+		manager.setManualAccount("b@x.com");
+		expect(manager.getCachedUsage("b@x.com")).toBeDefined();
+
+		expect(manager.removeAccount("b@x.com")).toBe(true);
+
+		const data = readStorage();
+		expect(data.accounts.map((a) => a.email)).toEqual(["a@x.com", "c@x.com"]);
+		expect(data.activeEmail).toBe("a@x.com");
+		expect(manager.getCachedUsage("b@x.com")).toBeUndefined();
+		expect(manager.hasManualAccount()).toBe(false);
+		expect(manager.getActiveAccount()?.email).toBe("a@x.com");
+	});
+
+	it("keeps the active account when another one is removed", () => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")],
+			activeEmail: "b@x.com",
+		});
+		const manager = createManager();
+		expect(manager.removeAccount("a@x.com")).toBe(true);
+		expect(readStorage().activeEmail).toBe("b@x.com");
+		expect(manager.removeAccount("nobody@x.com")).toBe(false);
+		expect(readStorage().accounts.map((a) => a.email)).toEqual(["b@x.com"]);
+	});
+});
+
+describe("manual pin", () => {
+	beforeEach(() => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")],
+			activeEmail: "a@x.com",
+		});
+	});
+
+	it("makes the pinned account active without writing the pin to the file", () => {
+		const manager = createManager();
+		manager.setManualAccount("b@x.com");
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		expect(manager.getManualAccount()?.email).toBe("b@x.com");
+		const data = readStorage();
+		expect(data.activeEmail).toBe("a@x.com");
+		expect(Object.keys(data)).toEqual(["$schema", "version", "accounts", "activeEmail"]);
+		expect(JSON.stringify(data)).not.toMatch(/manual/i);
+	});
+
+	it("is only offered while available and not excluded", () => {
+		const manager = createManager();
+		manager.setManualAccount("b@x.com");
+		expect(manager.getAvailableManualAccount()?.email).toBe("b@x.com");
+		expect(
+			manager.getAvailableManualAccount({ excludeEmails: new Set(["b@x.com"]) }),
+		).toBeUndefined();
+		manager.markExhausted("b@x.com", clock + HOUR);
+		expect(manager.getAvailableManualAccount()).toBeUndefined();
+		expect(manager.getAvailableManualAccount({ now: clock + HOUR })?.email).toBe("b@x.com");
+	});
+
+	it("is cleared by clearManualAccount and ignored for unknown accounts", () => {
+		const manager = createManager();
+		manager.setManualAccount("nobody@x.com");
+		expect(manager.hasManualAccount()).toBe(false);
+		manager.setManualAccount("b@x.com");
+		manager.clearManualAccount();
+		expect(manager.hasManualAccount()).toBe(false);
+		expect(manager.getActiveAccount()?.email).toBe("a@x.com");
+	});
+
+	it("survives a new manager in the same process, not a new process", () => {
+		const processState = createProcessState();
+		createManager({ processState }).setManualAccount("b@x.com");
+		expect(createManager({ processState }).getActiveAccount()?.email).toBe("b@x.com");
+		expect(createManager().getActiveAccount()?.email).toBe("a@x.com");
+	});
+});
+
+describe("activateBestAccount", () => {
+	it("picks the lowest usage and persists it as activeEmail", async () => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")],
+			activeEmail: "a@x.com",
+		});
+		usageByToken.set(creds("a").access, usage(80, 50));
+		usageByToken.set(creds("b").access, usage(10, 20));
+		const manager = createManager();
+
+		const selected = await manager.activateBestAccount();
+
+		expect(selected?.email).toBe("b@x.com");
+		expect(readStorage().activeEmail).toBe("b@x.com");
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		expect(fetchUsage).toHaveBeenCalledWith(creds("b").access, "acct-b", expect.anything());
+	});
+
+	it("respects exclusions", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")] });
+		usageByToken.set(creds("a").access, usage(80, 50));
+		usageByToken.set(creds("b").access, usage(10, 20));
+		const manager = createManager();
+		const selected = await manager.activateBestAccount({ excludeEmails: new Set(["b@x.com"]) });
+		expect(selected?.email).toBe("a@x.com");
+		expect(readStorage().activeEmail).toBe("a@x.com");
+	});
+
+	it("never persists the pi-auth account", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")], activeEmail: "a@x.com" });
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+		usageByToken.set(creds("a").access, usage(90, 90));
+		usageByToken.set(creds("pi").access, usage(5, 5));
+		const manager = createManager();
+		await manager.loadPiAuth();
+
+		const selected = await manager.activateBestAccount();
+
+		expect(selected?.email).toBe("pi@x.com");
+		expect(manager.getActiveAccount()?.email).toBe("pi@x.com");
+		const text = readFileSync(file, "utf8");
+		expect(readStorage().activeEmail).toBe("a@x.com");
+		expect(text).not.toContain("pi@x.com");
+		expect(text).not.toContain(creds("pi").access);
+	});
+
+	it("clears expired cooldowns before choosing", async () => {
+		writeStorage({
+			accounts: [
+				stored("a@x.com", "a", { quotaExhaustedUntil: clock - 1 }),
+				stored("b@x.com", "b", { quotaExhaustedUntil: clock + HOUR }),
+			],
+		});
+		usageByToken.set(creds("a").access, usage(50, 50));
+		usageByToken.set(creds("b").access, usage(0, 0));
+		const manager = createManager();
+		expect((await manager.activateBestAccount())?.email).toBe("a@x.com");
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBeUndefined();
+		expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBe(clock + HOUR);
+	});
+
+	it("warns with the account and the reason when a usage fetch fails", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")] });
+		const warnings: string[] = [];
+		const manager = createManager();
+		manager.setWarningHandler((message) => warnings.push(message));
+		expect((await manager.activateBestAccount())?.email).toBe("a@x.com");
+		expect(warnings).toHaveLength(1);
+		expect(warnings[0]).toContain("a@x.com");
+		expect(warnings[0]).toContain("HTTP 503");
+	});
+});
+
+describe("token validity", () => {
+	it("uses the token as is until 5 minutes before expiry, then refreshes and saves", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a", { expiresAt: T0 + 5 * MINUTE + 1 })] });
+		refreshToken.mockImplementation(async () => creds("a-new", T0 + DAY));
+		const manager = createManager();
+		const account = manager.getAccount("a@x.com")!;
+
+		expect(await manager.ensureValidToken(account)).toBe(creds("a").access);
+		expect(refreshToken).not.toHaveBeenCalled();
+
+		clock = T0 + 1;
+		expect(await manager.ensureValidToken(account)).toBe(creds("a-new").access);
+		expect(refreshToken).toHaveBeenCalledTimes(1);
+		expect(refreshToken.mock.calls[0]?.[0]).toBe(creds("a").refresh);
+		expect(storedAccount("a@x.com")).toMatchObject({
+			accessToken: creds("a-new").access,
+			refreshToken: creds("a-new").refresh,
+			expiresAt: T0 + DAY,
+			accountId: "acct-a-new",
+		});
+		expect(await manager.ensureValidToken(account)).toBe(creds("a-new").access);
+		expect(refreshToken).toHaveBeenCalledTimes(1);
+	});
+
+	it("shares one refresh between concurrent calls", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a", { expiresAt: T0 })] });
+		const pending = deferred<CodexCredentials>();
+		refreshToken.mockImplementation(() => pending.promise);
+		const manager = createManager();
+		const account = manager.getAccount("a@x.com")!;
+
+		const calls = [
+			manager.ensureValidToken(account),
+			manager.ensureValidToken(account),
+			manager.ensureValidToken(account),
+		];
+		await vi.waitFor(() => expect(refreshToken).toHaveBeenCalled());
+		pending.resolve(creds("a-new"));
+
+		expect(await Promise.all(calls)).toEqual([
+			creds("a-new").access,
+			creds("a-new").access,
+			creds("a-new").access,
+		]);
+		expect(refreshToken).toHaveBeenCalledTimes(1);
+	});
+
+	it("flags the account on a failed refresh, with a repair hint and no token", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a", { expiresAt: T0 })] });
+		const { access, refresh } = creds("a");
+		refreshToken.mockRejectedValue(
+			new Error(`invalid_grant: refresh token ${refresh} was already used (access ${access})`),
+		);
+		const manager = createManager();
+		const account = manager.getAccount("a@x.com")!;
+
+		const error = await manager.ensureValidToken(account).then(
+			() => undefined,
+			(e: unknown) => e as Error,
+		);
+
+		expect(error).toBeInstanceOf(Error);
+		expect(error?.message).toContain("/multicodex reauth a@x.com");
+		expect(error?.message).not.toContain(access);
+		expect(error?.message).not.toContain(refresh);
+		expect(storedAccount("a@x.com")?.needsReauth).toBe(true);
+		expect(isAccountAvailable(manager.getAccount("a@x.com")!, clock)).toBe(false);
+
+		// A flagged account fails at once, with a hint, and is not refreshed again.
+		await expect(manager.ensureValidToken(account)).rejects.toThrow("/multicodex use a@x.com");
+		expect(refreshToken).toHaveBeenCalledTimes(1);
+	});
+});
+
+describe("pi-auth account", () => {
+	it("is held in memory only and skipped when a managed account has its identifier", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")], activeEmail: "a@x.com" });
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+		const manager = createManager();
+		await manager.loadPiAuth();
+		expect(manager.getAccounts().map((a) => a.email)).toEqual(["a@x.com", "pi@x.com"]);
+		expect(manager.isPiAuthAccount(manager.getAccount("pi@x.com")!)).toBe(true);
+
+		manager.setManualAccount("pi@x.com");
+		manager.setActiveAccount("pi@x.com");
+		manager.markExhausted("pi@x.com", clock + HOUR);
+		manager.addOrUpdateAccount("b@x.com", creds("b"));
+		const text = readFileSync(file, "utf8");
+		expect(text).not.toContain("pi@x.com");
+		expect(text).not.toContain(creds("pi").access);
+		expect(text).not.toContain(creds("pi").refresh);
+		expect(manager.getAccount("pi@x.com")?.quotaExhaustedUntil).toBe(clock + HOUR);
+
+		piAuth = { identifier: "a@x.com", credentials: creds("pi") };
+		await manager.loadPiAuth();
+		expect(manager.getPiAuthAccount()).toBeUndefined();
+		expect(manager.getAccounts().map((a) => a.email)).toEqual(["a@x.com", "b@x.com"]);
+	});
+
+	it("is re-read from auth.json when expiring, never refreshed by us", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")] });
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi", T0 + 10 * MINUTE) };
+		const manager = createManager();
+		await manager.loadPiAuth();
+		const account = manager.getAccount("pi@x.com")!;
+		expect(await manager.ensureValidToken(account)).toBe(creds("pi").access);
+		expect(loadPiAuth).toHaveBeenCalledTimes(1);
+
+		clock = T0 + 6 * MINUTE;
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi-new", clock + HOUR) };
+		expect(await manager.ensureValidToken(account)).toBe(creds("pi-new").access);
+		expect(loadPiAuth).toHaveBeenCalledTimes(2);
+		expect(refreshToken).not.toHaveBeenCalled();
+		expect(manager.getAccount("pi@x.com")?.accessToken).toBe(creds("pi-new").access);
+		expect(readFileSync(file, "utf8")).not.toContain("pi@x.com");
+	});
+
+	it("is dropped with a /login hint when auth.json holds no fresh token", async () => {
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi", T0 + 10 * MINUTE) };
+		const manager = createManager();
+		await manager.loadPiAuth();
+		const account = manager.getAccount("pi@x.com")!;
+		clock = T0 + 6 * MINUTE;
+
+		const error = await manager.ensureValidToken(account).then(
+			() => undefined,
+			(e: unknown) => e as Error,
+		);
+		expect(error?.message).toContain("/login openai-codex");
+		expect(error?.message).not.toContain(creds("pi").access);
+		expect(manager.getAccounts()).toEqual([]);
+		expect(refreshToken).not.toHaveBeenCalled();
+	});
+});
+
+describe("applyQuotaSignal", () => {
+	beforeEach(() => {
+		writeStorage({ accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")] });
+	});
+
+	it("usage_limit_reached cools down until the answer's reset", () => {
+		const manager = createManager();
+		const notice = manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "usage_limit_reached",
+			resetAt: clock + 3 * HOUR,
+		});
+		expect(notice).toBeUndefined();
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 3 * HOUR);
+		expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBeUndefined();
+		expect(manager.getEarliestCooldownEnd()).toEqual({ email: "a@x.com", until: clock + 3 * HOUR });
+	});
+
+	it("usage_limit_reached without a reset cools down 1 hour, then learns the reset from usage", async () => {
+		usageByToken.set(creds("a").access, usage(100, 40, 3 * HOUR));
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, { kind: "usage_limit_reached" });
+		const first = storedAccount("a@x.com")?.quotaExhaustedUntil;
+		expect([clock + QUOTA_COOLDOWN_MS, clock + 3 * HOUR]).toContain(first);
+		await vi.waitFor(() => {
+			expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 3 * HOUR);
+		});
+	});
+
+	it("rate_limited without a reset gets a short cooldown", () => {
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, { kind: "rate_limited" });
+		const until = storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0;
+		expect(until).toBeGreaterThan(clock);
+		expect(until).toBeLessThanOrEqual(clock + 5 * MINUTE);
+		expect(isAccountAvailable(manager.getAccount("a@x.com")!, clock)).toBe(false);
+		expect(isAccountAvailable(manager.getAccount("a@x.com")!, until)).toBe(true);
+	});
+
+	it("rate_limited with retry-after uses it", () => {
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "rate_limited",
+			resetAt: clock + 30_000,
+		});
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 30_000);
+	});
+
+	it("usage_not_included cools down long and says why", () => {
+		const manager = createManager();
+		const notice = manager.applyQuotaSignal(manager.getAccount("b@x.com")!, {
+			kind: "usage_not_included",
+		});
+		expect(notice).toContain("b@x.com");
+		expect(notice).toMatch(/codex/i);
+		expect(storedAccount("b@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(
+			clock + QUOTA_COOLDOWN_MS,
+		);
+	});
+
+	it("records the usage the answer carried", () => {
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "usage_limit_reached",
+			resetAt: clock + HOUR,
+			usage: { primary: { usedPercent: 100, resetAt: clock + HOUR } },
+		});
+		expect(manager.getCachedUsage("a@x.com")?.primary).toEqual({
+			usedPercent: 100,
+			resetAt: clock + HOUR,
+		});
+	});
+
+	it("never lets a shorter signal shorten a running cooldown", () => {
+		const manager = createManager();
+		const account = manager.getAccount("a@x.com")!;
+		manager.applyQuotaSignal(account, { kind: "usage_limit_reached", resetAt: clock + 5 * HOUR });
+		manager.applyQuotaSignal(account, { kind: "rate_limited", resetAt: clock + MINUTE });
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 5 * HOUR);
+	});
+});
+
+describe("several managers on one file", () => {
+	it("do not lose each other's changes", () => {
+		const first = createManager();
+		const second = createManager();
+		first.addOrUpdateAccount("a@x.com", creds("a"));
+		second.addOrUpdateAccount("b@x.com", creds("b"));
+		expect(readStorage().accounts.map((a) => a.email)).toEqual(["a@x.com", "b@x.com"]);
+
+		// Each one changes an account while its in-memory copy is stale.
+		first.markExhausted("a@x.com", clock + HOUR);
+		second.markExhausted("b@x.com", clock + 2 * HOUR);
+		expect(readStorage().accounts).toEqual([
+			expect.objectContaining({ email: "a@x.com", quotaExhaustedUntil: clock + HOUR }),
+			expect.objectContaining({ email: "b@x.com", quotaExhaustedUntil: clock + 2 * HOUR }),
+		]);
+
+		// Cooldowns set by one are honoured by the other.
+		first.reloadFromDisk();
+		expect(first.getAccount("b@x.com")?.quotaExhaustedUntil).toBe(clock + 2 * HOUR);
+		expect(first.getEarliestCooldownEnd()).toEqual({ email: "a@x.com", until: clock + HOUR });
+
+		second.removeAccount("a@x.com");
+		expect(readStorage().accounts.map((a) => a.email)).toEqual(["b@x.com"]);
+	});
+
+	it("adopts a refresh another manager already made", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a", { expiresAt: T0 })] });
+		const first = createManager();
+		const second = createManager();
+		refreshToken.mockImplementation(async () => creds("a-new"));
+		expect(await first.ensureValidToken(first.getAccount("a@x.com")!)).toBe(creds("a-new").access);
+		// `second` still holds the old, used refresh token in memory.
+		expect(await second.ensureValidToken(second.getAccount("a@x.com")!)).toBe(
+			creds("a-new").access,
+		);
+		expect(refreshToken).toHaveBeenCalledTimes(1);
+		expect(storedAccount("a@x.com")?.needsReauth).toBeUndefined();
+	});
+});
