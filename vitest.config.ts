@@ -6,6 +6,7 @@ export default defineConfig({
 			{
 				test: {
 					name: "unit",
+					sequence: { groupOrder: 0 },
 					include: ["test/**/*.test.ts"],
 					exclude: ["test/e2e-*.test.ts", "test/sim-backend.test.ts"],
 				},
@@ -13,6 +14,7 @@ export default defineConfig({
 			{
 				test: {
 					name: "e2e",
+					sequence: { groupOrder: 1 },
 					include: ["test/e2e-*.test.ts", "test/sim-backend.test.ts"],
 					testTimeout: 120_000,
 					hookTimeout: 60_000,
