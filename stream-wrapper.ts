@@ -1,5 +1,7 @@
 // The request path: picks an account, calls pi-ai's Codex provider with its token, and when
 // the answer is a quota answer before any output, switches account and tries again at once.
+
+import { randomUUID } from "node:crypto";
 import {
 	type Api,
 	type AssistantMessageEvent,
@@ -24,6 +26,13 @@ import {
 	isQuotaErrorMessage,
 	type QuotaSignal,
 } from "./quota.ts";
+import {
+	ensureGlobalQuotaBodyProbe,
+	forgetQuotaBody,
+	probeQuotaBodies,
+	TRY_HEADER,
+	takeQuotaBody,
+} from "./quota-body-probe.ts";
 import { DEFAULT_ROTATION_SETTINGS } from "./rotation-settings.ts";
 import type { Account } from "./storage.ts";
 import { formatResetAt, parseCodexRateLimitHeaders, parseCodexRateLimitsEvent } from "./usage.ts";
@@ -62,7 +71,6 @@ const CONTENT_EVENT_TYPES = new Set<AssistantMessageEvent["type"]>([
 /** What one try learned about a quota answer, from whichever channel saw it first. */
 interface TryState {
 	quota?: QuotaSignal;
-	body429?: unknown;
 }
 
 export interface StreamWrapperOptions {
@@ -159,22 +167,17 @@ export function createStreamWrapper(
 		/** One try on one account. Returns true when the caller should rotate. */
 		const tryAccount = async (account: Account, token: string, canRotate: boolean) => {
 			const state: TryState = {};
+			const tryId = randomUUID();
+			ensureGlobalQuotaBodyProbe();
 			const { controller, dispose } = createLinkedAbortController(options?.signal);
 			const callerOptions = options as CodexStreamOptions | undefined;
 			const innerOptions: CodexStreamOptions = {
 				...options,
 				apiKey: token,
 				signal: controller.signal,
-				fetch: async (input, init) => {
-					const response = await (callerOptions?.fetch ?? globalThis.fetch)(input, init);
-					if (response.status === 429) {
-						state.body429 = await response
-							.clone()
-							.json()
-							.catch(() => undefined);
-					}
-					return response;
-				},
+				fetch: probeQuotaBodies(
+					callerOptions?.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+				),
 				onResponse: async (response, responseModel) => {
 					const headers = headersRecord(response.headers);
 					const now = Date.now();
@@ -182,7 +185,7 @@ export function createStreamWrapper(
 					if (usage) accountManager.recordUsage(account.email, usage);
 					await options?.onResponse?.(response, responseModel);
 					if (response.status === 429 && canRotate) {
-						state.quota = classifyQuotaResponse(429, headers, state.body429, now);
+						state.quota = classifyQuotaResponse(429, headers, takeQuotaBody(tryId), now);
 						throw new Error(ROTATE_MESSAGE);
 					}
 				},
@@ -199,7 +202,11 @@ export function createStreamWrapper(
 					...model,
 					provider: CODEX_PROVIDER,
 					api: CODEX_API as Api,
-					headers: { ...(model.headers ?? {}), [ACCOUNT_HEADER]: account.email },
+					headers: {
+						...(model.headers ?? {}),
+						[ACCOUNT_HEADER]: account.email,
+						[TRY_HEADER]: tryId,
+					},
 				},
 				context,
 				innerOptions,
@@ -235,6 +242,7 @@ export function createStreamWrapper(
 			} finally {
 				controller.abort();
 				dispose();
+				forgetQuotaBody(tryId);
 			}
 		};
 
