@@ -1,7 +1,8 @@
-// Plain-text descriptions of accounts: the tags and the one-line status A8 prints.
+// Plain-text descriptions of accounts: the tags, the one-line status A8 prints, and the
+// summaries and usage bars the account panel shows.
 import type { AccountManager } from "./account-manager.ts";
 import type { Account } from "./storage.ts";
-import { formatResetAt, isUsageUntouched } from "./usage.ts";
+import { type CodexUsageSnapshot, formatResetAt, isUsageUntouched } from "./usage.ts";
 
 export function isPlaceholderAccount(account: Account): boolean {
 	return !account.accessToken || !account.refreshToken || account.expiresAt <= 0;
@@ -28,25 +29,92 @@ function percentLabel(value: number | undefined): string {
 	return value === undefined ? "unknown" : `${Math.round(value)}%`;
 }
 
-export function formatUsageSummary(
-	accountManager: AccountManager,
-	account: Account,
-	now = Date.now(),
-): string {
-	const usage = accountManager.getCachedUsage(account.email);
+/** `5h N% reset:… | weekly N% reset:…` */
+export function formatUsageText(usage: CodexUsageSnapshot | undefined, now = Date.now()): string {
 	return (
 		`5h ${percentLabel(usage?.primary?.usedPercent)} reset:${formatResetAt(usage?.primary?.resetAt, now)}` +
 		` | weekly ${percentLabel(usage?.secondary?.usedPercent)} reset:${formatResetAt(usage?.secondary?.resetAt, now)}`
 	);
 }
 
-/** `<id> (<tags>) - 5h N% reset:… | weekly N% reset:…` */
+export function formatUsageSummary(
+	accountManager: AccountManager,
+	account: Account,
+	now = Date.now(),
+): string {
+	return formatUsageText(accountManager.getCachedUsage(account.email), now);
+}
+
+/** `<id> (<tags>) - 5h N% reset:… | weekly N% reset:…`; no tags, no parentheses. */
+export function formatStatusLine(
+	email: string,
+	tags: readonly string[],
+	usage: CodexUsageSnapshot | undefined,
+	now = Date.now(),
+): string {
+	const suffix = tags.length > 0 ? ` (${tags.join(", ")})` : "";
+	return `${email}${suffix} - ${formatUsageText(usage, now)}`;
+}
+
 export function formatAccountStatusLine(
 	accountManager: AccountManager,
 	account: Account,
 	now = Date.now(),
 ): string {
-	const tags = getAccountTags(accountManager, account, now);
-	const suffix = tags.length > 0 ? ` (${tags.join(", ")})` : "";
-	return `${account.email}${suffix} - ${formatUsageSummary(accountManager, account, now)}`;
+	return formatStatusLine(
+		account.email,
+		getAccountTags(accountManager, account, now),
+		accountManager.getCachedUsage(account.email),
+		now,
+	);
+}
+
+/** What the account panel and the account picker show about one account. */
+export interface AccountSummary {
+	email: string;
+	tags: string[];
+	usage: CodexUsageSnapshot | undefined;
+	isActive: boolean;
+	isPlaceholder: boolean;
+	needsReauth: boolean;
+}
+
+export function summarizeAccounts(
+	accountManager: AccountManager,
+	now = Date.now(),
+): AccountSummary[] {
+	const activeEmail = accountManager.getActiveAccount()?.email;
+	return accountManager.getAccounts().map((account) => ({
+		email: account.email,
+		tags: getAccountTags(accountManager, account, now),
+		usage: accountManager.getCachedUsage(account.email),
+		isActive: account.email === activeEmail,
+		isPlaceholder: isPlaceholderAccount(account),
+		needsReauth: Boolean(account.needsReauth),
+	}));
+}
+
+/** `3 accounts · 1 need reauth · 1 placeholder` (zero counts left out). */
+export function formatAccountCounts(accounts: readonly AccountSummary[]): string {
+	const reauth = accounts.filter((a) => a.needsReauth).length;
+	const placeholders = accounts.filter((a) => a.isPlaceholder).length;
+	return [
+		`${accounts.length} account${accounts.length === 1 ? "" : "s"}`,
+		reauth > 0 ? `${reauth} need reauth` : undefined,
+		placeholders > 0 ? `${placeholders} placeholder${placeholders === 1 ? "" : "s"}` : undefined,
+	]
+		.filter(Boolean)
+		.join(" · ");
+}
+
+const BAR_FULL = "█";
+const BAR_EMPTY = "░";
+
+/** `▕████░░░░░░▏`: `filledPercent` of `width` cells filled; unknown leaves it empty. */
+export function formatUsageBar(filledPercent: number | undefined, width = 10): string {
+	const filled =
+		filledPercent === undefined || !Number.isFinite(filledPercent)
+			? 0
+			: Math.round((Math.min(100, Math.max(0, filledPercent)) / 100) * width);
+	return `▕${BAR_FULL.repeat(filled)}${BAR_EMPTY.repeat(width - filled)}▏`;
 }

@@ -1,16 +1,25 @@
-// The `/multicodex` command: parsing, autocomplete and routing to each subcommand.
-import { constants as fsConstants } from "node:fs";
-import { access, mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+// The `/multicodex` command: parsing, autocomplete, the main menu, and routing each subcommand
+// to the module that owns it.
 import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
+import type { AutocompleteItem } from "@mariozechner/pi-tui";
+import { runAccounts, runReauth, runRefresh, runShow } from "./account-commands.ts";
 import type { AccountManager } from "./account-manager.ts";
-import { formatAccountStatusLine } from "./account-status.ts";
-import { getAgentSettingsPath, normalizeUnknownError } from "./provider-utils.ts";
+import { type CommandDeps, report } from "./command-output.ts";
+import { runFooter } from "./footer-command.ts";
+import {
+	HELP_TEXT,
+	RESET_TARGETS,
+	runHelp,
+	runPath,
+	runReset,
+	runVerify,
+} from "./maintenance-commands.ts";
+import { normalizeUnknownError } from "./provider-utils.ts";
 import { runRotation } from "./rotation-command.ts";
 import type { UsageStatusController } from "./status.ts";
 
-export const HELP_TEXT =
-	"Usage: /multicodex [accounts [identifier]|use [identifier]|show|refresh [identifier|all]|reauth [identifier]|footer|rotation|verify|path|reset [manual|quota|all]|help]";
+export { HELP_TEXT, RESET_TARGETS };
+
 export const SUBCOMMANDS = [
 	"accounts",
 	"use",
@@ -24,17 +33,26 @@ export const SUBCOMMANDS = [
 	"reset",
 	"help",
 ] as const;
-export const RESET_TARGETS = ["manual", "quota", "all"] as const;
-const NO_ACCOUNTS_MESSAGE =
-	"No Multicodex accounts yet. Add one with /multicodex use <identifier> (opens the OpenAI login).";
 
-type Subcommand = (typeof SUBCOMMANDS)[number];
-type Level = "info" | "warning" | "error";
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** The main menu (`/multicodex` with a UI): each subcommand with a short description. */
+export const MENU_ENTRIES: readonly [Subcommand, string][] = [
+	["accounts", "inspect, select, refresh, re-authenticate, add or remove accounts"],
+	["refresh", "check the logins and fetch the usage of accounts"],
+	["reauth", "log an account in again"],
+	["footer", "footer settings, with a live preview"],
+	["rotation", "how the next account is chosen"],
+	["verify", "health checks"],
+	["path", "where the accounts and settings are stored"],
+	["reset", "clear the manual pin or quota cooldowns"],
+	["help", "command usage"],
+];
 
 export function parseCommandArgs(args: string): { subcommand?: string; rest: string } {
 	const trimmed = args.trim();
 	if (!trimmed) return { rest: "" };
-	const space = trimmed.indexOf(" ");
+	const space = trimmed.search(/\s/);
 	if (space < 0) return { subcommand: trimmed.toLowerCase(), rest: "" };
 	return {
 		subcommand: trimmed.slice(0, space).toLowerCase(),
@@ -42,180 +60,51 @@ export function parseCommandArgs(args: string): { subcommand?: string; rest: str
 	};
 }
 
-function isSubcommand(value: string): value is Subcommand {
+export function isSubcommand(value: string): value is Subcommand {
 	return (SUBCOMMANDS as readonly string[]).includes(value);
 }
 
+function completeAfter(
+	subcommand: string,
+	prefix: string,
+	values: readonly string[],
+): AutocompleteItem[] | null {
+	const lower = prefix.toLowerCase();
+	const matches = [...new Set(values)].filter((v) => v.toLowerCase().startsWith(lower));
+	if (matches.length === 0) return null;
+	return matches.map((value) => ({ value: `${subcommand} ${value}`, label: value }));
+}
+
 /**
- * Tells the user something. With a UI (TUI, RPC) that is a notification; in print and json
- * mode pi shows none, so the line goes to stderr where scripts and people see it (B12).
+ * Completions for the text after `/multicodex `: subcommand names; account identifiers after
+ * accounts/use/reauth; `all` and identifiers after refresh; the targets after reset. Each
+ * item's value is the whole argument text (pi replaces the argument with it).
  */
-export function report(ctx: ExtensionCommandContext, message: string, level: Level = "info"): void {
-	if (ctx.hasUI) {
-		ctx.ui.notify(message, level);
-		return;
+export function getCommandCompletions(
+	argumentText: string,
+	identifiers: readonly string[],
+): AutocompleteItem[] | null {
+	const text = argumentText.trimStart();
+	const space = text.search(/\s/);
+	if (space < 0) {
+		const lower = text.toLowerCase();
+		const matches = SUBCOMMANDS.filter((s) => s.startsWith(lower));
+		return matches.length > 0 ? matches.map((value) => ({ value, label: value })) : null;
 	}
-	process.stderr.write(`${message}\n`);
-}
-
-async function isWritableDirectoryFor(filePath: string): Promise<boolean> {
-	try {
-		const directory = dirname(filePath);
-		await mkdir(directory, { recursive: true });
-		await access(directory, fsConstants.R_OK | fsConstants.W_OK);
-		return true;
-	} catch {
-		return false;
+	const subcommand = text.slice(0, space).toLowerCase();
+	const prefix = text.slice(space + 1).trimStart();
+	switch (subcommand) {
+		case "accounts":
+		case "use":
+		case "reauth":
+			return completeAfter(subcommand, prefix, identifiers);
+		case "refresh":
+			return completeAfter(subcommand, prefix, ["all", ...identifiers]);
+		case "reset":
+			return completeAfter(subcommand, prefix, RESET_TARGETS);
+		default:
+			return null;
 	}
-}
-
-export interface CommandDeps {
-	pi: ExtensionAPI;
-	accountManager: AccountManager;
-	statusController: UsageStatusController;
-}
-
-function statusLines(accountManager: AccountManager): string[] {
-	return accountManager.getAccounts().map((a) => formatAccountStatusLine(accountManager, a));
-}
-
-async function runShow(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	await deps.accountManager.refreshUsageIfStale(deps.accountManager.getAccounts());
-	const lines = statusLines(deps.accountManager);
-	if (lines.length === 0) {
-		report(ctx, NO_ACCOUNTS_MESSAGE, "warning");
-		return;
-	}
-	if (ctx.hasUI) {
-		await ctx.ui.select("MultiCodex Accounts", lines);
-		return;
-	}
-	report(ctx, lines.join("\n"));
-}
-
-async function runUse(
-	ctx: ExtensionCommandContext,
-	deps: CommandDeps,
-	identifier: string,
-): Promise<void> {
-	const { accountManager } = deps;
-	const account = accountManager.getAccount(identifier);
-	if (!account) {
-		report(
-			ctx,
-			`Unknown account: ${identifier}. Adding accounts by login needs the interactive /multicodex.`,
-			"warning",
-		);
-		return;
-	}
-	try {
-		await accountManager.ensureValidToken(account);
-	} catch (error) {
-		report(
-			ctx,
-			`Cannot use ${identifier}: ${accountManager.redact(normalizeUnknownError(error))}`,
-			"warning",
-		);
-		return;
-	}
-	accountManager.setManualAccount(identifier);
-	report(ctx, `Now using ${identifier}`);
-}
-
-async function runVerify(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	const { accountManager } = deps;
-	const storageOk = await isWritableDirectoryFor(accountManager.getStoragePath());
-	const settingsOk = await isWritableDirectoryFor(getAgentSettingsPath());
-	const accounts = accountManager.getAccounts().length;
-	const active = accountManager.getActiveAccount()?.email ?? "none";
-	const piAuth = accountManager.getPiAuthAccount() ? "loaded" : "none";
-	const needsReauth = accountManager.getAccountsNeedingReauth().length;
-	const ok = storageOk && settingsOk && needsReauth === 0;
-	if (!ctx.hasUI) {
-		report(
-			ctx,
-			`verify: ${ok ? "PASS" : "WARN"} storage=${storageOk ? "ok" : "fail"} settings=${settingsOk ? "ok" : "fail"} accounts=${accounts} active=${active} piAuth=${piAuth} needsReauth=${needsReauth}`,
-			ok ? "info" : "warning",
-		);
-		return;
-	}
-	await ctx.ui.select(`MultiCodex Verify (${ok ? "PASS" : "WARN"})`, [
-		`storage directory writable: ${storageOk ? "yes" : "no"}`,
-		`settings directory writable: ${settingsOk ? "yes" : "no"}`,
-		`accounts: ${accounts}`,
-		`active account: ${active}`,
-		`pi auth (memory only): ${piAuth}`,
-		`accounts needing re-authentication: ${needsReauth}`,
-	]);
-}
-
-async function runPath(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	const storage = deps.accountManager.getStoragePath();
-	const settings = getAgentSettingsPath();
-	if (!ctx.hasUI) {
-		report(ctx, `paths: storage=${storage} settings=${settings}`);
-		return;
-	}
-	await ctx.ui.select("MultiCodex Paths", [
-		`Managed account storage: ${storage}`,
-		`Extension settings: ${settings}`,
-	]);
-}
-
-async function runReset(
-	ctx: ExtensionCommandContext,
-	deps: CommandDeps,
-	rest: string,
-): Promise<void> {
-	const { accountManager } = deps;
-	let target = rest.toLowerCase();
-	if (!target) target = "all";
-	if (!(RESET_TARGETS as readonly string[]).includes(target)) {
-		report(ctx, "Unknown reset target. Use: /multicodex reset [manual|quota|all]", "warning");
-		return;
-	}
-	const hadManual = accountManager.hasManualAccount();
-	if (target === "manual" || target === "all") accountManager.clearManualAccount();
-	const quotaCleared =
-		target === "quota" || target === "all" ? accountManager.clearAllQuotaExhaustion() : 0;
-	const manualCleared = hadManual && !accountManager.hasManualAccount();
-	report(
-		ctx,
-		`reset: target=${target} manualCleared=${manualCleared ? "yes" : "no"} quotaCleared=${quotaCleared}`,
-	);
-}
-
-async function runFooter(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	await deps.statusController.loadPreferences(ctx);
-	const p = deps.statusController.getPreferences();
-	report(
-		ctx,
-		`footer: usageMode=${p.usageMode} resetWindow=${p.resetWindow} showAccount=${p.showAccount ? "on" : "off"} showReset=${p.showReset ? "on" : "off"} order=${p.order}`,
-	);
-}
-
-async function runRefresh(
-	ctx: ExtensionCommandContext,
-	deps: CommandDeps,
-	rest: string,
-): Promise<void> {
-	const { accountManager } = deps;
-	if (rest && rest.toLowerCase() !== "all") {
-		const account = accountManager.getAccount(rest);
-		if (!account) {
-			report(ctx, `Unknown account: ${rest}`, "warning");
-			return;
-		}
-		await accountManager.refreshUsageForAccount(account, { force: true });
-		const fresh = accountManager.getAccount(rest) ?? account;
-		report(ctx, `refreshed ${formatAccountStatusLine(accountManager, fresh)}`);
-		return;
-	}
-	await accountManager.refreshUsageForAllAccounts({ force: true });
-	report(
-		ctx,
-		`refreshed ${accountManager.getAccounts().length} account(s); reauth needed=${accountManager.getAccountsNeedingReauth().length}`,
-	);
 }
 
 async function runSubcommand(
@@ -227,15 +116,13 @@ async function runSubcommand(
 	switch (subcommand) {
 		case "accounts":
 		case "use":
-			if (rest) return runUse(ctx, deps, rest);
-			return runShow(ctx, deps);
+			return runAccounts(ctx, deps, rest);
 		case "show":
 			return runShow(ctx, deps);
 		case "refresh":
 			return runRefresh(ctx, deps, rest);
 		case "reauth":
-			report(ctx, "Re-login needs the interactive /multicodex for now.", "warning");
-			return;
+			return runReauth(ctx, deps, rest);
 		case "footer":
 			return runFooter(ctx, deps);
 		case "rotation":
@@ -247,9 +134,41 @@ async function runSubcommand(
 		case "reset":
 			return runReset(ctx, deps, rest);
 		case "help":
-			report(ctx, HELP_TEXT);
-			return;
+			return runHelp(ctx);
 	}
+}
+
+async function chooseFromMenu(ctx: ExtensionCommandContext): Promise<Subcommand | undefined> {
+	const options = MENU_ENTRIES.map(([name, description]) => `${name}: ${description}`);
+	const choice = await ctx.ui.select("MultiCodex", options);
+	return MENU_ENTRIES[options.indexOf(choice ?? "")]?.[0];
+}
+
+async function handleCommand(
+	args: string,
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+): Promise<void> {
+	const { subcommand, rest } = parseCommandArgs(args);
+	if (!subcommand) {
+		if (!ctx.hasUI) {
+			report(
+				ctx,
+				"/multicodex requires a subcommand in non-interactive mode. Use /multicodex help.",
+				"warning",
+			);
+			return;
+		}
+		const chosen = await chooseFromMenu(ctx);
+		if (chosen) await runSubcommand(chosen, "", ctx, deps);
+		return;
+	}
+	if (!isSubcommand(subcommand)) {
+		report(ctx, `Unknown subcommand: ${subcommand}`, "warning");
+		runHelp(ctx);
+		return;
+	}
+	await runSubcommand(subcommand, rest, ctx, deps);
 }
 
 export function registerCommands(
@@ -259,26 +178,23 @@ export function registerCommands(
 ): void {
 	const deps: CommandDeps = { pi, accountManager, statusController };
 	pi.registerCommand("multicodex", {
-		description: "Manage MultiCodex accounts, rotation and footer",
-		getArgumentCompletions: (prefix: string) => {
-			const items = SUBCOMMANDS.filter((s) => s.startsWith(prefix.trim().toLowerCase()));
-			return items.length > 0 ? items.map((value) => ({ value, label: value })) : null;
-		},
+		description: "Manage MultiCodex accounts, health, rotation, and footer settings",
+		getArgumentCompletions: (argumentText: string) =>
+			getCommandCompletions(
+				argumentText,
+				accountManager.getAccounts().map((a) => a.email),
+			),
 		handler: async (args: string, ctx: ExtensionCommandContext) => {
-			const parsed = parseCommandArgs(args);
 			try {
-				if (!parsed.subcommand) {
-					report(ctx, "/multicodex needs a subcommand here. See /multicodex help.", "warning");
-					return;
-				}
-				if (!isSubcommand(parsed.subcommand)) {
-					report(ctx, `Unknown subcommand: ${parsed.subcommand}`, "warning");
-					report(ctx, HELP_TEXT);
-					return;
-				}
-				await runSubcommand(parsed.subcommand, parsed.rest, ctx, deps);
+				await handleCommand(args, ctx, deps);
 			} catch (error) {
-				report(ctx, `Multicodex: ${accountManager.redact(normalizeUnknownError(error))}`, "error");
+				const message = `Multicodex: ${accountManager.redact(normalizeUnknownError(error))}`;
+				try {
+					report(ctx, message, "error");
+				} catch {
+					// The session was replaced while the command ran: its ctx is gone, stderr is not.
+					process.stderr.write(`${message}\n`);
+				}
 			}
 		},
 	});

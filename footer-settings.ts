@@ -87,3 +87,68 @@ export function persistFooterPreferences(
 ): void {
 	saveMultiCodexSettings({ ...preferences }, path);
 }
+
+/** One footer preference as the settings panel shows it. */
+export interface FooterSettingDefinition {
+	id: keyof FooterPreferences;
+	label: string;
+	description: string;
+	values: string[];
+}
+
+export const FOOTER_SETTINGS: readonly FooterSettingDefinition[] = [
+	{
+		id: "usageMode",
+		label: "Usage display",
+		description: "Show remaining or consumed quota percentages",
+		values: ["left", "used"],
+	},
+	{
+		id: "resetWindow",
+		label: "Reset countdown window",
+		description: "Show the countdown of the 5h window, the 7d window, or both",
+		values: ["5h", "7d", "both"],
+	},
+	{
+		id: "showAccount",
+		label: "Show account",
+		description: "Show the active account identifier in the footer",
+		values: ["on", "off"],
+	},
+	{
+		id: "showReset",
+		label: "Show reset countdown",
+		description: "Show when the quota window resets",
+		values: ["on", "off"],
+	},
+	{
+		id: "order",
+		label: "Footer order",
+		description: "Show the account before or after the usage",
+		values: ["account-first", "usage-first"],
+	},
+];
+
+/** The value of a preference as the panel and the one-line summary show it (`on`/`off`). */
+export function footerSettingValue(preferences: FooterPreferences, id: keyof FooterPreferences) {
+	const value = preferences[id];
+	if (typeof value === "boolean") return value ? "on" : "off";
+	return value;
+}
+
+/** Applies one change from the panel; an unknown id or value leaves the preferences as they are. */
+export function applyFooterSettingChange(
+	preferences: FooterPreferences,
+	id: string,
+	value: string,
+): FooterPreferences {
+	const setting = FOOTER_SETTINGS.find((s) => s.id === id);
+	if (!setting?.values.includes(value)) return preferences;
+	const next = typeof preferences[setting.id] === "boolean" ? value === "on" : value;
+	return normalizeFooterPreferences({ ...preferences, [setting.id]: next });
+}
+
+/** `footer: usageMode=… resetWindow=… showAccount=on|off showReset=on|off order=…` */
+export function formatFooterPreferencesLine(preferences: FooterPreferences): string {
+	return `footer: ${FOOTER_SETTINGS.map((s) => `${s.id}=${footerSettingValue(preferences, s.id)}`).join(" ")}`;
+}

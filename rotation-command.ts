@@ -4,7 +4,7 @@
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import { getSettingsListTheme } from "@mariozechner/pi-coding-agent";
 import { Container, type SettingItem, SettingsList, Text } from "@mariozechner/pi-tui";
-import { type CommandDeps, report } from "./commands.ts";
+import { type CommandDeps, report } from "./command-output.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import {
 	describeRotationPolicy,

@@ -38,8 +38,12 @@ export interface FooterTheme {
 
 type ThemeSource = { ui: { theme: unknown } } | FooterTheme;
 
+/** pi 1.x hands out its theme as a Proxy without a `has` trap: ask for `fg`, not `"fg" in`. */
 function themeOf(source: ThemeSource): FooterTheme {
-	return "fg" in source ? source : (source.ui.theme as FooterTheme);
+	const fg = (source as Partial<FooterTheme>).fg;
+	return typeof fg === "function"
+		? (source as FooterTheme)
+		: ((source as { ui: { theme: unknown } }).ui.theme as FooterTheme);
 }
 
 export function isManagedModel(model: Model<Api> | undefined): boolean {
@@ -294,11 +298,23 @@ export function createUsageStatusController(accountManager: AccountManager) {
 		renderCachedStatus(ctx);
 	}
 
-	/** Saves preferences at once (B9) and shows them. */
+	/** Saves preferences at once (B9) and shows them; throws (keeping the old ones) if not saved. */
 	function savePreferences(ctx: ExtensionContext, next: FooterPreferences): void {
-		preferences = next;
 		persistFooterPreferences(next);
+		preferences = next;
 		renderCachedStatus(ctx);
+	}
+
+	/** The footer text for `draft` whatever the current model: the settings panel's preview. */
+	function formatPreview(source: ThemeSource, draft: FooterPreferences): string {
+		const active = accountManager.getActiveAccount();
+		if (!active) return formatNoActiveAccount(source);
+		return formatActiveAccountStatus(
+			source,
+			active.email,
+			accountManager.getCachedUsage(active.email),
+			draft,
+		);
 	}
 
 	return {
@@ -310,6 +326,7 @@ export function createUsageStatusController(accountManager: AccountManager) {
 		stopAutoRefresh,
 		previewDraft,
 		savePreferences,
+		formatPreview,
 		getStatusText,
 		getPreferences: () => preferences,
 	};

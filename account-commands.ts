@@ -1,0 +1,264 @@
+// The account subcommands: accounts / use / show / refresh / reauth. With an identifier they
+// act on that account; without one they open the account panel (a UI) or print the status
+// lines (print and json mode). The panel loop reopens with fresh data after every change.
+import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
+import type { AccountManager } from "./account-manager.ts";
+import {
+	type AccountPanelAction,
+	type AccountPanelModel,
+	openAccountPanel,
+} from "./account-panel.ts";
+import { selectAccountAction } from "./account-select.ts";
+import { formatAccountStatusLine, summarizeAccounts } from "./account-status.ts";
+import { type CommandDeps, NO_ACCOUNTS_MESSAGE, report } from "./command-output.ts";
+import { loginAccount } from "./login.ts";
+import { normalizeUnknownError } from "./provider-utils.ts";
+import type { Account } from "./storage.ts";
+
+/** The account with this identifier; failing that, the only one that matches ignoring case. */
+export function findAccount(
+	accountManager: AccountManager,
+	identifier: string,
+): Account | undefined {
+	const exact = accountManager.getAccount(identifier);
+	if (exact) return exact;
+	const lower = identifier.toLowerCase();
+	const matches = accountManager.getAccounts().filter((a) => a.email.toLowerCase() === lower);
+	return matches.length === 1 ? matches[0] : undefined;
+}
+
+function describeError(accountManager: AccountManager, error: unknown): string {
+	return accountManager.redact(normalizeUnknownError(error));
+}
+
+async function printStatusLines(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
+	const { accountManager } = deps;
+	await accountManager.refreshUsageIfStale(accountManager.getAccounts());
+	const accounts = accountManager.getAccounts();
+	if (accounts.length === 0) {
+		report(ctx, NO_ACCOUNTS_MESSAGE, "warning");
+		return;
+	}
+	report(ctx, accounts.map((a) => formatAccountStatusLine(accountManager, a)).join("\n"));
+}
+
+/** Pins a stored account after checking its login; logs in when it is unknown or broken. */
+export async function useOrLogin(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	const { accountManager } = deps;
+	const existing = findAccount(accountManager, identifier);
+	if (existing) {
+		try {
+			await accountManager.ensureValidToken(existing);
+			accountManager.setManualAccount(existing.email);
+			report(ctx, `Now using ${existing.email}`);
+			void deps.statusController.refreshFor(ctx);
+			return;
+		} catch (error) {
+			report(
+				ctx,
+				`Stored login for ${existing.email} no longer works (${describeError(accountManager, error)}). Starting login again.`,
+				"warning",
+			);
+		}
+	}
+	await loginAccount(ctx, deps, existing?.email ?? identifier);
+}
+
+async function refreshAccount(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	const { accountManager } = deps;
+	const account = findAccount(accountManager, identifier);
+	if (!account) {
+		report(ctx, `Unknown account: ${identifier}`, "warning");
+		return;
+	}
+	try {
+		await accountManager.ensureValidToken(account);
+	} catch (error) {
+		report(ctx, `refresh ${account.email}: ${describeError(accountManager, error)}`, "warning");
+		return;
+	}
+	await accountManager.refreshUsageForAccount(account, { force: true });
+	const fresh = accountManager.getAccount(account.email) ?? account;
+	report(ctx, `refreshed ${formatAccountStatusLine(accountManager, fresh)}`);
+	void deps.statusController.refreshFor(ctx);
+}
+
+async function refreshAllAccounts(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
+	const { accountManager } = deps;
+	if (accountManager.getAccounts().length === 0) {
+		report(ctx, NO_ACCOUNTS_MESSAGE, "warning");
+		return;
+	}
+	await accountManager.refreshUsageForAllAccounts({ force: true });
+	const needsReauth = accountManager.getAccountsNeedingReauth().length;
+	report(
+		ctx,
+		`refreshed ${accountManager.getAccounts().length} account(s); reauth needed=${needsReauth}`,
+		needsReauth > 0 ? "warning" : "info",
+	);
+	void deps.statusController.refreshFor(ctx);
+}
+
+async function reauthAccount(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	const account = findAccount(deps.accountManager, identifier);
+	if (!account) {
+		report(ctx, `Unknown account: ${identifier}`, "warning");
+		return;
+	}
+	await loginAccount(ctx, deps, account.email);
+}
+
+async function removeAccount(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	const { accountManager } = deps;
+	const account = accountManager.getAccount(identifier);
+	if (!account) return;
+	if (accountManager.isPiAuthAccount(account)) {
+		report(
+			ctx,
+			`${identifier} is pi's own login (auth.json), which MultiCodex never stores; remove it with /logout.`,
+			"warning",
+		);
+		return;
+	}
+	const isActive = accountManager.getActiveAccount()?.email === identifier;
+	const message = isActive
+		? `Remove ${identifier}? This account is currently active and MultiCodex will switch to another account.`
+		: `Remove ${identifier}?`;
+	if (!(await ctx.ui.confirm("Remove account", message))) return;
+	if (!accountManager.removeAccount(identifier)) return;
+	report(ctx, `Removed ${identifier}`);
+	void deps.statusController.refreshFor(ctx);
+}
+
+async function addAccount(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+): Promise<Account | undefined> {
+	const identifier = (
+		await ctx.ui.input("Account identifier", "an e-mail address, or a name such as work")
+	)?.trim();
+	if (!identifier) {
+		report(ctx, "Account creation cancelled.", "warning");
+		return undefined;
+	}
+	return loginAccount(ctx, deps, identifier);
+}
+
+function panelModel(deps: CommandDeps): AccountPanelModel {
+	const now = Date.now();
+	return {
+		accounts: summarizeAccounts(deps.accountManager, now),
+		usageMode: deps.statusController.getPreferences().usageMode,
+		now,
+	};
+}
+
+/** The custom panel in the TUI; plain dialogs where pi has no custom components (RPC). */
+async function chooseAccountAction(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	focusEmail: string | undefined,
+): Promise<AccountPanelAction | undefined> {
+	const { accountManager } = deps;
+	const refresh = accountManager.refreshUsageIfStale(accountManager.getAccounts());
+	const panel = await openAccountPanel(ctx, accountManager, () => panelModel(deps), focusEmail);
+	if (panel.shown) return panel.result;
+	await refresh;
+	return selectAccountAction(ctx, panelModel(deps));
+}
+
+/** The account panel loop: with no accounts it goes straight to "add". */
+export async function manageAccounts(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+): Promise<void> {
+	let focusEmail: string | undefined;
+	while (true) {
+		if (deps.accountManager.getAccounts().length === 0) {
+			if (!(await addAccount(ctx, deps))) return;
+			continue;
+		}
+		const choice = await chooseAccountAction(ctx, deps, focusEmail);
+		if (!choice) return;
+		if (choice.action === "add") {
+			focusEmail = (await addAccount(ctx, deps))?.email ?? focusEmail;
+			continue;
+		}
+		focusEmail = choice.email;
+		switch (choice.action) {
+			case "use":
+				await useOrLogin(ctx, deps, choice.email);
+				return;
+			case "refresh":
+				await refreshAccount(ctx, deps, choice.email);
+				break;
+			case "reauth":
+				await reauthAccount(ctx, deps, choice.email);
+				break;
+			case "remove":
+				await removeAccount(ctx, deps, choice.email);
+				break;
+		}
+	}
+}
+
+/** `accounts [id]`, `use [id]` */
+export async function runAccounts(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	if (identifier) return useOrLogin(ctx, deps, identifier);
+	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	return printStatusLines(ctx, deps);
+}
+
+/** `show` */
+export async function runShow(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
+	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	return printStatusLines(ctx, deps);
+}
+
+/** `refresh [id|all]`: without an argument the panel (UI) or all accounts (no UI). */
+export async function runRefresh(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	argument: string,
+): Promise<void> {
+	if (argument.toLowerCase() === "all") return refreshAllAccounts(ctx, deps);
+	if (argument) return refreshAccount(ctx, deps, argument);
+	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	return refreshAllAccounts(ctx, deps);
+}
+
+/** `reauth [id]`: without an argument the panel (UI) or the active account (no UI). */
+export async function runReauth(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	identifier: string,
+): Promise<void> {
+	if (identifier) return reauthAccount(ctx, deps, identifier);
+	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	const active = deps.accountManager.getActiveAccount();
+	if (!active) {
+		report(ctx, NO_ACCOUNTS_MESSAGE, "warning");
+		return;
+	}
+	return reauthAccount(ctx, deps, active.email);
+}

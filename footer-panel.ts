@@ -1,0 +1,119 @@
+// The footer settings panel of `/multicodex footer`: the five preferences in pi's searchable
+// settings list with a live preview line. The real footer follows the draft while the panel is
+// open, and every change is saved at once (B9). Plain dialogs stand in where pi has no custom
+// components (RPC).
+import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
+import { getSettingsListTheme } from "@mariozechner/pi-coding-agent";
+import { Container, matchesKey, type SettingItem, SettingsList, Text } from "@mariozechner/pi-tui";
+import {
+	type CommandDeps,
+	type CustomComponentFactory,
+	PLAIN_THEME,
+	report,
+	showCustom,
+} from "./command-output.ts";
+import {
+	applyFooterSettingChange,
+	FOOTER_SETTINGS,
+	type FooterPreferences,
+	footerSettingValue,
+} from "./footer-settings.ts";
+import { getAgentSettingsPath, normalizeUnknownError } from "./provider-utils.ts";
+
+const TITLE = "MultiCodex Footer";
+
+function settingItems(preferences: FooterPreferences): SettingItem[] {
+	return FOOTER_SETTINGS.map((setting) => ({
+		id: setting.id,
+		label: setting.label,
+		description: setting.description,
+		currentValue: footerSettingValue(preferences, setting.id),
+		values: [...setting.values],
+	}));
+}
+
+/** Applies one change: the footer shows it at once, and it is saved at once. */
+function applyChange(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	draft: FooterPreferences,
+	id: string,
+	value: string,
+): FooterPreferences {
+	const next = applyFooterSettingChange(draft, id, value);
+	deps.statusController.previewDraft(ctx, next);
+	try {
+		deps.statusController.savePreferences(ctx, next);
+	} catch (error) {
+		report(ctx, `Footer setting not saved: ${normalizeUnknownError(error)}`, "error");
+	}
+	return next;
+}
+
+async function showSettingsPanel(ctx: ExtensionCommandContext, deps: CommandDeps) {
+	let draft = deps.statusController.getPreferences();
+	const factory: CustomComponentFactory<undefined> = (_tui, theme, _keybindings, done) => {
+		const previewLine = () =>
+			`${theme.fg("dim", "Preview")}: ${deps.statusController.formatPreview(theme, draft)}`;
+		const container = new Container();
+		container.addChild(new Text(theme.fg("accent", theme.bold(TITLE)), 1, 0));
+		container.addChild(
+			new Text(theme.fg("dim", `Each change is saved at once to ${getAgentSettingsPath()}`), 1, 0),
+		);
+		const preview = new Text(previewLine(), 1, 0);
+		container.addChild(preview);
+		const list = new SettingsList(
+			settingItems(draft),
+			FOOTER_SETTINGS.length,
+			getSettingsListTheme(),
+			(id, value) => {
+				draft = applyChange(ctx, deps, draft, id, value);
+				preview.setText(previewLine());
+				container.invalidate();
+			},
+			() => done(undefined),
+			{ enableSearch: true },
+		);
+		container.addChild(list);
+		return {
+			render: (width: number) => container.render(width),
+			invalidate: () => container.invalidate(),
+			handleInput: (data: string) => {
+				if (matchesKey(data, "ctrl+c")) return done(undefined);
+				list.handleInput(data);
+			},
+		};
+	};
+	return showCustom(ctx, factory);
+}
+
+/** The same settings as plain dialogs: pick a setting, then its value; until cancelled. */
+async function selectSettings(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
+	let draft = deps.statusController.getPreferences();
+	while (true) {
+		const options = FOOTER_SETTINGS.map((s) => `${s.label}: ${footerSettingValue(draft, s.id)}`);
+		const preview = deps.statusController.formatPreview(PLAIN_THEME, draft);
+		const choice = await ctx.ui.select(`${TITLE} (preview: ${preview})`, options);
+		const setting = FOOTER_SETTINGS[options.indexOf(choice ?? "")];
+		if (!setting) return;
+		const value = await ctx.ui.select(`${setting.label}: ${setting.description}`, [
+			...setting.values,
+		]);
+		if (value !== undefined) draft = applyChange(ctx, deps, draft, setting.id, value);
+	}
+}
+
+export async function openFooterPanel(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+): Promise<void> {
+	const { statusController } = deps;
+	statusController.previewDraft(ctx, statusController.getPreferences());
+	try {
+		const panel = await showSettingsPanel(ctx, deps);
+		if (!panel.shown) await selectSettings(ctx, deps);
+	} finally {
+		statusController.previewDraft(ctx, undefined);
+		void statusController.refreshFor(ctx);
+	}
+}

@@ -1,0 +1,209 @@
+// SPEC A8: the account subcommands with a fake ctx and account manager: identifiers matched
+// without regard to case, the panel loop in the TUI (custom component built, keys pressed,
+// reopened after a change), removal with a confirm, and the lines printed without a UI.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { findAccount, runAccounts, runRefresh, runShow } from "../account-commands.ts";
+import type { AccountManager } from "../account-manager.ts";
+import type { CommandDeps } from "../command-output.ts";
+import type { Account } from "../storage.ts";
+
+vi.mock("../login.ts", () => ({ loginAccount: vi.fn(async () => undefined) }));
+
+const FAR = Date.now() + 86_400_000;
+
+function acct(email: string, extra: Partial<Account> = {}): Account {
+	return { email, accessToken: "at", refreshToken: "rt", expiresAt: FAR, ...extra };
+}
+
+let accounts: Account[];
+let manual: string | undefined;
+let piAuth: string | undefined;
+let notes: [string, string][];
+let confirms: string[];
+let confirmAnswers: boolean[];
+let keysToPress: string[][];
+let panelsShown: string[][];
+let manager: AccountManager;
+let deps: CommandDeps;
+
+function makeManager(): AccountManager {
+	const find = (email: string) => accounts.find((a) => a.email === email);
+	return {
+		getAccounts: () => accounts,
+		getAccount: find,
+		getActiveAccount: () => (manual ? find(manual) : accounts[0]),
+		getManualAccount: () => (manual ? find(manual) : undefined),
+		isPiAuthAccount: (a: Account) => a.email === piAuth,
+		getCachedUsage: () => undefined,
+		getAccountsNeedingReauth: () => accounts.filter((a) => a.needsReauth),
+		ensureValidToken: vi.fn(async (a: Account) => {
+			if (a.needsReauth) throw new Error(`${a.email}: re-authentication required`);
+			return "at";
+		}),
+		refreshUsageForAccount: vi.fn(async () => undefined),
+		refreshUsageForAllAccounts: vi.fn(async () => {}),
+		refreshUsageIfStale: vi.fn(async () => {}),
+		setManualAccount: vi.fn((email: string) => {
+			manual = email;
+		}),
+		removeAccount: vi.fn((email: string) => {
+			accounts = accounts.filter((a) => a.email !== email);
+			return true;
+		}),
+		onStateChange: () => () => {},
+		redact: (m: string) => m,
+	} as unknown as AccountManager;
+}
+
+/** A TUI ctx: custom() builds the component and presses the next batch of keys on it. */
+function tuiCtx(hasUI = true) {
+	const plain = { fg: (_c: string, t: string) => t, bold: (t: string) => t };
+	const KEYS: Record<string, string> = {
+		"tui.select.down": "DOWN",
+		"tui.select.cancel": "ESC",
+		"tui.select.confirm": "ENTER",
+	};
+	const keybindings = { matches: (data: string, id: string) => KEYS[id] === data };
+	return {
+		hasUI,
+		ui: {
+			notify: (m: string, level: string) => notes.push([m, level]),
+			confirm: async (_title: string, message: string) => {
+				confirms.push(message);
+				return confirmAnswers.shift() ?? true;
+			},
+			input: async () => undefined,
+			custom: async (
+				factory: (...args: unknown[]) => {
+					render(w: number): string[];
+					handleInput(d: string): void;
+				},
+			) =>
+				new Promise((resolve) => {
+					const component = factory({ requestRender: () => {} }, plain, keybindings, resolve);
+					panelsShown.push(component.render(100));
+					for (const key of keysToPress.shift() ?? ["ESC"]) component.handleInput(key);
+				}),
+		},
+	} as never;
+}
+
+beforeEach(() => {
+	accounts = [acct("a@x.com"), acct("Bob"), acct("c@x.com", { needsReauth: true })];
+	manual = undefined;
+	piAuth = undefined;
+	notes = [];
+	confirms = [];
+	confirmAnswers = [];
+	keysToPress = [];
+	panelsShown = [];
+	manager = makeManager();
+	deps = {
+		pi: {},
+		accountManager: manager,
+		statusController: {
+			refreshFor: vi.fn(async () => {}),
+			getPreferences: () => ({ usageMode: "left" }),
+		},
+	} as unknown as CommandDeps;
+});
+
+afterEach(() => {
+	vi.restoreAllMocks();
+});
+
+describe("findAccount", () => {
+	it("matches exactly, else the only account equal ignoring case", () => {
+		expect(findAccount(manager, "Bob")?.email).toBe("Bob");
+		expect(findAccount(manager, "A@X.COM")?.email).toBe("a@x.com");
+		expect(findAccount(manager, "nobody")).toBeUndefined();
+		accounts.push(acct("A@x.com"));
+		expect(findAccount(manager, "a@X.com")).toBeUndefined();
+	});
+});
+
+describe("the account panel in the TUI", () => {
+	it("uses the selected account and closes", async () => {
+		keysToPress = [["DOWN", "ENTER"]];
+		await runAccounts(tuiCtx(), deps, "");
+		expect(notes).toEqual([["Now using Bob", "info"]]);
+		expect(manual).toBe("Bob");
+		expect(panelsShown).toHaveLength(1);
+	});
+
+	it("refreshes, then comes back on the same account with fresh data", async () => {
+		keysToPress = [["DOWN", "u"], ["ESC"]];
+		await runShow(tuiCtx(), deps);
+		expect(manager.refreshUsageForAccount).toHaveBeenCalledWith(accounts[1], { force: true });
+		expect(notes).toEqual([
+			["refreshed Bob - 5h unknown reset:unknown | weekly unknown reset:unknown", "info"],
+		]);
+		expect(panelsShown).toHaveLength(2);
+		expect(panelsShown[1]).toContain("> Bob");
+	});
+
+	it("asks before removing, saying when the account is active", async () => {
+		keysToPress = [["\x7f"], ["DOWN", "\x7f"], ["ESC"]];
+		confirmAnswers = [false, true];
+		await runAccounts(tuiCtx(), deps, "");
+		expect(confirms).toEqual([
+			"Remove a@x.com? This account is currently active and MultiCodex will switch to another account.",
+			"Remove Bob?",
+		]);
+		expect(accounts.map((a) => a.email)).toEqual(["a@x.com", "c@x.com"]);
+		expect(notes).toEqual([["Removed Bob", "info"]]);
+		expect(panelsShown.at(-1)).toContain("2 accounts · 1 need reauth");
+	});
+
+	it("does not remove pi's own login", async () => {
+		piAuth = "Bob";
+		keysToPress = [["DOWN", "\x7f"], ["ESC"]];
+		await runAccounts(tuiCtx(), deps, "");
+		expect(confirms).toEqual([]);
+		expect(manager.removeAccount).not.toHaveBeenCalled();
+		expect(notes[0]?.[0]).toMatch(/^Bob is pi's own login \(auth\.json\).*\/logout/);
+	});
+
+	it("a broken stored login warns and starts a login", async () => {
+		const { loginAccount } = await import("../login.ts");
+		await runAccounts(tuiCtx(), deps, "c@x.com");
+		expect(notes).toEqual([
+			[
+				"Stored login for c@x.com no longer works (c@x.com: re-authentication required). Starting login again.",
+				"warning",
+			],
+		]);
+		expect(loginAccount).toHaveBeenCalledWith(expect.anything(), deps, "c@x.com");
+	});
+});
+
+describe("without a UI", () => {
+	it("prints one status line per account", async () => {
+		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+		await runAccounts(tuiCtx(false), deps, "");
+		expect(write).toHaveBeenCalledWith(
+			[
+				"a@x.com (active) - 5h unknown reset:unknown | weekly unknown reset:unknown",
+				"Bob - 5h unknown reset:unknown | weekly unknown reset:unknown",
+				"c@x.com (needs reauth) - 5h unknown reset:unknown | weekly unknown reset:unknown",
+				"",
+			].join("\n"),
+		);
+	});
+
+	it("refresh without an argument refreshes all", async () => {
+		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+		await runRefresh(tuiCtx(false), deps, "");
+		expect(manager.refreshUsageForAllAccounts).toHaveBeenCalledWith({ force: true });
+		expect(write).toHaveBeenCalledWith("refreshed 3 account(s); reauth needed=1\n");
+	});
+
+	it("says how to add an account when there is none", async () => {
+		accounts = [];
+		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+		await runShow(tuiCtx(false), deps);
+		expect(write).toHaveBeenCalledWith(
+			"No Multicodex accounts yet. Add one with /multicodex use <identifier> (opens the OpenAI login).\n",
+		);
+	});
+});
