@@ -1,16 +1,12 @@
 // The account subcommands: accounts / use / show / refresh / reauth. With an identifier they
-// act on that account; without one they open the account panel (a UI) or print the status
-// lines (print and json mode). The panel loop reopens with fresh data after every change.
+// act on that account (logins ask for the pasted code wherever pi has dialogs, RPC included);
+// without one they open the account panel in the TUI, and elsewhere (RPC, print, json) answer
+// with A8's lines. The panel loop reopens with fresh data after every change.
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
-import {
-	type AccountPanelAction,
-	type AccountPanelModel,
-	openAccountPanel,
-} from "./account-panel.ts";
-import { selectAccountAction } from "./account-select.ts";
+import { type AccountPanelModel, openAccountPanel } from "./account-panel.ts";
 import { formatAccountStatusLine, summarizeAccounts } from "./account-status.ts";
-import { type CommandDeps, NO_ACCOUNTS_MESSAGE, report } from "./command-output.ts";
+import { type CommandDeps, hasCustomUi, NO_ACCOUNTS_MESSAGE, report } from "./command-output.ts";
 import { loginAccount } from "./login.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { Account } from "./storage.ts";
@@ -169,32 +165,26 @@ function panelModel(deps: CommandDeps): AccountPanelModel {
 	};
 }
 
-/** The custom panel in the TUI; plain dialogs where pi has no custom components (RPC). */
-async function chooseAccountAction(
-	ctx: ExtensionCommandContext,
-	deps: CommandDeps,
-	focusEmail: string | undefined,
-): Promise<AccountPanelAction | undefined> {
-	const { accountManager } = deps;
-	const refresh = accountManager.refreshUsageIfStale(accountManager.getAccounts());
-	const panel = await openAccountPanel(ctx, accountManager, () => panelModel(deps), focusEmail);
-	if (panel.shown) return panel.result;
-	await refresh;
-	return selectAccountAction(ctx, panelModel(deps));
-}
-
-/** The account panel loop: with no accounts it goes straight to "add". */
+/**
+ * The account panel loop (TUI): with no accounts it goes straight to "add". Usage is refreshed
+ * in the background while the panel is open; it redraws as results arrive. Should pi not build
+ * the panel after all, the status lines are the answer.
+ */
 export async function manageAccounts(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 ): Promise<void> {
+	const { accountManager } = deps;
 	let focusEmail: string | undefined;
 	while (true) {
-		if (deps.accountManager.getAccounts().length === 0) {
+		if (accountManager.getAccounts().length === 0) {
 			if (!(await addAccount(ctx, deps))) return;
 			continue;
 		}
-		const choice = await chooseAccountAction(ctx, deps, focusEmail);
+		void accountManager.refreshUsageIfStale(accountManager.getAccounts());
+		const panel = await openAccountPanel(ctx, accountManager, () => panelModel(deps), focusEmail);
+		if (!panel.shown) return printStatusLines(ctx, deps);
+		const choice = panel.result;
 		if (!choice) return;
 		if (choice.action === "add") {
 			focusEmail = (await addAccount(ctx, deps))?.email ?? focusEmail;
@@ -218,24 +208,24 @@ export async function manageAccounts(
 	}
 }
 
-/** `accounts [id]`, `use [id]` */
+/** `accounts [id]`, `use [id]`: without an id the panel (TUI) or the status lines. */
 export async function runAccounts(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 	identifier: string,
 ): Promise<void> {
 	if (identifier) return useOrLogin(ctx, deps, identifier);
-	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	if (hasCustomUi(ctx)) return manageAccounts(ctx, deps);
 	return printStatusLines(ctx, deps);
 }
 
-/** `show` */
+/** `show`: the panel (TUI) or the status lines. */
 export async function runShow(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	if (hasCustomUi(ctx)) return manageAccounts(ctx, deps);
 	return printStatusLines(ctx, deps);
 }
 
-/** `refresh [id|all]`: without an argument the panel (UI) or all accounts (no UI). */
+/** `refresh [id|all]`: without an argument the panel (TUI) or all accounts. */
 export async function runRefresh(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
@@ -243,18 +233,18 @@ export async function runRefresh(
 ): Promise<void> {
 	if (argument.toLowerCase() === "all") return refreshAllAccounts(ctx, deps);
 	if (argument) return refreshAccount(ctx, deps, argument);
-	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	if (hasCustomUi(ctx)) return manageAccounts(ctx, deps);
 	return refreshAllAccounts(ctx, deps);
 }
 
-/** `reauth [id]`: without an argument the panel (UI) or the active account (no UI). */
+/** `reauth [id]`: without an argument the panel (TUI) or a new login of the active account. */
 export async function runReauth(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 	identifier: string,
 ): Promise<void> {
 	if (identifier) return reauthAccount(ctx, deps, identifier);
-	if (ctx.hasUI) return manageAccounts(ctx, deps);
+	if (hasCustomUi(ctx)) return manageAccounts(ctx, deps);
 	const active = deps.accountManager.getActiveAccount();
 	if (!active) {
 		report(ctx, NO_ACCOUNTS_MESSAGE, "warning");

@@ -256,7 +256,7 @@ export class AccountPanel {
 
 /**
  * Opens the panel and waits for the chosen action (undefined when closed). `shown` is false
- * where pi has no custom components (RPC mode): the caller then uses plain dialogs.
+ * where pi has no custom components (RPC mode): the caller then prints the status lines.
  */
 export async function openAccountPanel(
 	ctx: Parameters<typeof showCustom>[0],

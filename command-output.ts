@@ -1,6 +1,7 @@
 // How the `/multicodex` subcommands talk to the user: one `report()` for every message (a
 // notification with a UI, stderr without one), the dependencies every subcommand receives,
-// and the check for pi's custom components (the TUI has them, RPC mode does not).
+// and the check for pi's custom components (the TUI has them, RPC mode does not): the TUI gets
+// panels and dialogs, every other mode A8's one line.
 import type {
 	ExtensionAPI,
 	ExtensionCommandContext,
@@ -43,9 +44,34 @@ export type CustomComponentFactory<T> = (
 ) => Component & { dispose?(): void };
 
 /**
+ * True in pi's TUI, the one mode that shows custom components; false in RPC mode (which has
+ * `hasUI` but only dialogs and notifications) and in print and json mode. Without it a
+ * subcommand answers with A8's one line, so RPC clients get the same lines as scripts.
+ *
+ * Decided before anything is shown, because some TUI versions are pi's own select and confirm
+ * dialogs (main menu, verify, path, reset), which RPC mode would forward to the client.
+ * Re-drawing those as custom components and falling back on `showCustom().shown` would tell the
+ * modes apart too, but it would replace pi's dialogs in the TUI (on 1.x they also mark the
+ * session as waiting for the user), so we ask the context instead:
+ * - pi 1.x has `ctx.mode` ("tui" | "rpc" | "json" | "print"), documented as the guard for
+ *   terminal-only UI such as custom components; when it is there it decides.
+ * - pi 0.73 has no `ctx.mode`. Its TUI lists at least the built-in themes in
+ *   `ui.getAllThemes()`, while its RPC mode (like the no-UI context) answers `[]`, "theme
+ *   switching not supported". Checked in the 0.73.1 sources (and the same holds in 1.3.0);
+ *   0.73 is a fixed release, so this fallback cannot drift.
+ * The panels still check `showCustom().shown` and print the line if pi did not build them.
+ */
+export function hasCustomUi(ctx: ExtensionContext): boolean {
+	if (!ctx.hasUI) return false;
+	const mode: unknown = (ctx as { mode?: unknown }).mode;
+	if (typeof mode === "string") return mode === "tui";
+	return ctx.ui.getAllThemes().length > 0;
+}
+
+/**
  * Shows a custom component and waits for its result. `shown` is false where pi has no custom
  * components (RPC mode answers `custom()` with undefined without building the component), so
- * the caller can fall back to plain dialogs.
+ * the caller can answer with its one line instead.
  */
 export async function showCustom<T>(
 	ctx: ExtensionCommandContext,
@@ -58,9 +84,3 @@ export async function showCustom<T>(
 	});
 	return built ? { shown: true, result } : { shown: false };
 }
-
-/** A theme that adds no colour, for text sent through plain dialogs (RPC clients get JSON). */
-export const PLAIN_THEME = {
-	fg: (_color: string, text: string) => text,
-	bold: (text: string) => text,
-};

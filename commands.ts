@@ -4,7 +4,7 @@ import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-cod
 import type { AutocompleteItem } from "@mariozechner/pi-tui";
 import { runAccounts, runReauth, runRefresh, runShow } from "./account-commands.ts";
 import type { AccountManager } from "./account-manager.ts";
-import { type CommandDeps, report } from "./command-output.ts";
+import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
 import { runFooter } from "./footer-command.ts";
 import {
 	HELP_TEXT,
@@ -36,7 +36,7 @@ export const SUBCOMMANDS = [
 
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
-/** The main menu (`/multicodex` with a UI): each subcommand with a short description. */
+/** The main menu (`/multicodex` in the TUI): each subcommand with a short description. */
 export const MENU_ENTRIES: readonly [Subcommand, string][] = [
 	["accounts", "inspect, select, refresh, re-authenticate, add or remove accounts"],
 	["refresh", "check the logins and fetch the usage of accounts"],
@@ -151,7 +151,8 @@ async function handleCommand(
 ): Promise<void> {
 	const { subcommand, rest } = parseCommandArgs(args);
 	if (!subcommand) {
-		if (!ctx.hasUI) {
+		// RPC clients get the line of print mode (A8), not the menu as a select request.
+		if (!hasCustomUi(ctx)) {
 			report(
 				ctx,
 				"/multicodex requires a subcommand in non-interactive mode. Use /multicodex help.",

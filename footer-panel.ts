@@ -1,14 +1,13 @@
 // The footer settings panel of `/multicodex footer`: the five preferences in pi's searchable
 // settings list with a live preview line. The real footer follows the draft while the panel is
-// open, and every change is saved at once (B9). Plain dialogs stand in where pi has no custom
-// components (RPC).
+// open, and every change is saved at once (B9). Where pi has no custom components (RPC) the
+// caller prints the one-line summary instead.
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import { getSettingsListTheme } from "@mariozechner/pi-coding-agent";
 import { Container, matchesKey, type SettingItem, SettingsList, Text } from "@mariozechner/pi-tui";
 import {
 	type CommandDeps,
 	type CustomComponentFactory,
-	PLAIN_THEME,
 	report,
 	showCustom,
 } from "./command-output.ts";
@@ -87,31 +86,15 @@ async function showSettingsPanel(ctx: ExtensionCommandContext, deps: CommandDeps
 	return showCustom(ctx, factory);
 }
 
-/** The same settings as plain dialogs: pick a setting, then its value; until cancelled. */
-async function selectSettings(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	let draft = deps.statusController.getPreferences();
-	while (true) {
-		const options = FOOTER_SETTINGS.map((s) => `${s.label}: ${footerSettingValue(draft, s.id)}`);
-		const preview = deps.statusController.formatPreview(PLAIN_THEME, draft);
-		const choice = await ctx.ui.select(`${TITLE} (preview: ${preview})`, options);
-		const setting = FOOTER_SETTINGS[options.indexOf(choice ?? "")];
-		if (!setting) return;
-		const value = await ctx.ui.select(`${setting.label}: ${setting.description}`, [
-			...setting.values,
-		]);
-		if (value !== undefined) draft = applyChange(ctx, deps, draft, setting.id, value);
-	}
-}
-
+/** Shows the panel until it is closed; false when pi did not build it (no custom components). */
 export async function openFooterPanel(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
-): Promise<void> {
+): Promise<boolean> {
 	const { statusController } = deps;
 	statusController.previewDraft(ctx, statusController.getPreferences());
 	try {
-		const panel = await showSettingsPanel(ctx, deps);
-		if (!panel.shown) await selectSettings(ctx, deps);
+		return (await showSettingsPanel(ctx, deps)).shown;
 	} finally {
 		statusController.previewDraft(ctx, undefined);
 		void statusController.refreshFor(ctx);

@@ -1,10 +1,11 @@
 // The maintenance subcommands: verify (a health checklist), path (where our files are),
-// reset (the manual pin and cooldowns) and help.
+// reset (the manual pin and cooldowns) and help. The TUI shows pi's dialogs; every other mode
+// (RPC, print, json) gets A8's one line.
 import { constants as fsConstants } from "node:fs";
 import { access, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
-import { type CommandDeps, report } from "./command-output.ts";
+import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
 import { getAgentSettingsPath } from "./provider-utils.ts";
 
 export const HELP_TEXT =
@@ -80,7 +81,7 @@ export async function runVerify(ctx: ExtensionCommandContext, deps: CommandDeps)
 		needsReauth: accountManager.getAccountsNeedingReauth().length,
 	};
 	const pass = isVerifyPass(result);
-	if (!ctx.hasUI) {
+	if (!hasCustomUi(ctx)) {
 		report(ctx, formatVerifyLine(result), pass ? "info" : "warning");
 		return;
 	}
@@ -93,7 +94,7 @@ export async function runVerify(ctx: ExtensionCommandContext, deps: CommandDeps)
 export async function runPath(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
 	const storage = deps.accountManager.getStoragePath();
 	const settings = getAgentSettingsPath();
-	if (!ctx.hasUI) {
+	if (!hasCustomUi(ctx)) {
 		report(ctx, `paths: storage=${storage} settings=${settings}`);
 		return;
 	}
@@ -108,7 +109,7 @@ export function parseResetTarget(value: string): ResetTarget | undefined {
 	return RESET_TARGETS.find((target) => target === lower);
 }
 
-/** The target named, or (no target) chosen in a dialog with a UI and `all` without one. */
+/** The target named, or (no target) chosen in a dialog in the TUI and `all` elsewhere. */
 async function chooseResetTarget(
 	ctx: ExtensionCommandContext,
 	argument: string,
@@ -124,7 +125,7 @@ async function chooseResetTarget(
 		}
 		return target;
 	}
-	if (!ctx.hasUI) return "all";
+	if (!hasCustomUi(ctx)) return "all";
 	const choice = await ctx.ui.select("Reset MultiCodex State", Object.values(RESET_CHOICES));
 	return RESET_TARGETS.find((target) => RESET_CHOICES[target] === choice);
 }
@@ -137,7 +138,8 @@ export async function runReset(
 	const { accountManager } = deps;
 	const target = await chooseResetTarget(ctx, argument);
 	if (!target) return;
-	if (target === "all" && ctx.hasUI) {
+	// Only the TUI asks before `all`; elsewhere the command line is the decision (A8).
+	if (target === "all" && hasCustomUi(ctx)) {
 		const confirmed = await ctx.ui.confirm(
 			"Reset MultiCodex state",
 			"Clear manual account override and all quota cooldown markers?",

@@ -1,10 +1,16 @@
-// `/multicodex rotation`: the rotation policy in force, as text built from the settings, and
-// an editor for them (a settings panel in the TUI, a few selects in RPC clients). Each change
-// is saved at once and applies to the next request.
+// `/multicodex rotation`: the rotation policy in force, as text built from the settings. The
+// TUI shows it in a settings panel that edits them (each change is saved at once and applies to
+// the next request); every other mode (RPC, print, json) gets the summary and policy as one line.
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import { getSettingsListTheme } from "@mariozechner/pi-coding-agent";
 import { Container, type SettingItem, SettingsList, Text } from "@mariozechner/pi-tui";
-import { type CommandDeps, report } from "./command-output.ts";
+import {
+	type CommandDeps,
+	type CustomComponentFactory,
+	hasCustomUi,
+	report,
+	showCustom,
+} from "./command-output.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import {
 	describeRotationPolicy,
@@ -104,12 +110,13 @@ function commit(ctx: ExtensionCommandContext, deps: CommandDeps, next: RotationS
 	}
 }
 
+/** Shows the panel until it is closed; false when pi did not build it (no custom components). */
 async function openRotationPanel(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 ): Promise<boolean> {
 	let draft = deps.accountManager.getRotationSettings();
-	const shown = await ctx.ui.custom<boolean>((_tui, theme, _keybindings, done) => {
+	const factory: CustomComponentFactory<undefined> = (_tui, theme, _keybindings, done) => {
 		const container = new Container();
 		container.addChild(new Text(theme.fg("accent", theme.bold("MultiCodex Rotation")), 1, 0));
 		const policy = new Text(describeRotationPolicy(draft).join("\n"), 1, 0);
@@ -125,7 +132,7 @@ async function openRotationPanel(
 				policy.setText(describeRotationPolicy(draft).join("\n"));
 				container.invalidate();
 			},
-			() => done(true),
+			() => done(undefined),
 		);
 		container.addChild(list);
 		return {
@@ -133,35 +140,12 @@ async function openRotationPanel(
 			invalidate: () => container.invalidate(),
 			handleInput: (data: string) => list.handleInput(data),
 		};
-	});
-	return shown === true;
-}
-
-/** RPC clients have no custom panels: the same edits through plain selects. */
-async function editWithSelects(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
-	for (;;) {
-		const settings = deps.accountManager.getRotationSettings();
-		const items = settingItems(settings);
-		const options = [...items.map((item) => `${item.label}: ${item.currentValue}`), "Done"];
-		const title = `MultiCodex Rotation\n${describeRotationPolicy(settings).join("\n")}`;
-		const picked = await ctx.ui.select(title, options);
-		const item = items.find((i) => picked?.startsWith(`${i.label}:`));
-		if (!item?.values) return;
-		const value = await ctx.ui.select(item.label, item.values);
-		if (!value) return;
-		commit(ctx, deps, applyRotationChange(settings, item.id, value));
-	}
+	};
+	return (await showCustom(ctx, factory)).shown;
 }
 
 export async function runRotation(ctx: ExtensionCommandContext, deps: CommandDeps): Promise<void> {
+	if (hasCustomUi(ctx) && (await openRotationPanel(ctx, deps))) return;
 	const settings = deps.accountManager.getRotationSettings();
-	if (!ctx.hasUI) {
-		report(
-			ctx,
-			[formatRotationSummaryLine(settings), ...describeRotationPolicy(settings)].join(" "),
-		);
-		return;
-	}
-	if (await openRotationPanel(ctx, deps)) return;
-	await editWithSelects(ctx, deps);
+	report(ctx, [formatRotationSummaryLine(settings), ...describeRotationPolicy(settings)].join(" "));
 }

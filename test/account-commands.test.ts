@@ -1,8 +1,9 @@
 // SPEC A8: the account subcommands with a fake ctx and account manager: identifiers matched
 // without regard to case, the panel loop in the TUI (custom component built, keys pressed,
-// reopened after a change), removal with a confirm, and the lines printed without a UI.
+// reopened after a change), removal with a confirm, and A8's lines in RPC mode (notifications,
+// no dialogs except for logins) and in print mode (stderr).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { findAccount, runAccounts, runRefresh, runShow } from "../account-commands.ts";
+import { findAccount, runAccounts, runReauth, runRefresh, runShow } from "../account-commands.ts";
 import type { AccountManager } from "../account-manager.ts";
 import type { CommandDeps } from "../command-output.ts";
 import type { Account } from "../storage.ts";
@@ -23,6 +24,7 @@ let confirms: string[];
 let confirmAnswers: boolean[];
 let keysToPress: string[][];
 let panelsShown: string[][];
+let dialogs: string[];
 let manager: AccountManager;
 let deps: CommandDeps;
 
@@ -55,8 +57,14 @@ function makeManager(): AccountManager {
 	} as unknown as AccountManager;
 }
 
-/** A TUI ctx: custom() builds the component and presses the next batch of keys on it. */
-function tuiCtx(hasUI = true) {
+type Mode = "tui" | "rpc" | "print";
+
+/**
+ * A ctx of the given mode (named as pi 1.x's `ctx.mode`). In the TUI custom() builds the
+ * component and presses the next batch of keys on it; elsewhere it answers undefined without
+ * building it, as RPC mode does (`buildsPanels` overrides that). select/input are recorded.
+ */
+function fakeCtx(mode: Mode = "tui", buildsPanels = mode === "tui") {
 	const plain = { fg: (_c: string, t: string) => t, bold: (t: string) => t };
 	const KEYS: Record<string, string> = {
 		"tui.select.down": "DOWN",
@@ -65,25 +73,35 @@ function tuiCtx(hasUI = true) {
 	};
 	const keybindings = { matches: (data: string, id: string) => KEYS[id] === data };
 	return {
-		hasUI,
+		hasUI: mode !== "print",
+		mode,
 		ui: {
 			notify: (m: string, level: string) => notes.push([m, level]),
 			confirm: async (_title: string, message: string) => {
 				confirms.push(message);
 				return confirmAnswers.shift() ?? true;
 			},
-			input: async () => undefined,
+			select: async (title: string) => {
+				dialogs.push(`select ${title}`);
+				return undefined;
+			},
+			input: async (title: string) => {
+				dialogs.push(`input ${title}`);
+				return undefined;
+			},
 			custom: async (
 				factory: (...args: unknown[]) => {
 					render(w: number): string[];
 					handleInput(d: string): void;
 				},
-			) =>
-				new Promise((resolve) => {
+			) => {
+				if (!buildsPanels) return undefined;
+				return new Promise((resolve) => {
 					const component = factory({ requestRender: () => {} }, plain, keybindings, resolve);
 					panelsShown.push(component.render(100));
 					for (const key of keysToPress.shift() ?? ["ESC"]) component.handleInput(key);
-				}),
+				});
+			},
 		},
 	} as never;
 }
@@ -97,6 +115,7 @@ beforeEach(() => {
 	confirmAnswers = [];
 	keysToPress = [];
 	panelsShown = [];
+	dialogs = [];
 	manager = makeManager();
 	deps = {
 		pi: {},
@@ -125,7 +144,7 @@ describe("findAccount", () => {
 describe("the account panel in the TUI", () => {
 	it("uses the selected account and closes", async () => {
 		keysToPress = [["DOWN", "ENTER"]];
-		await runAccounts(tuiCtx(), deps, "");
+		await runAccounts(fakeCtx(), deps, "");
 		expect(notes).toEqual([["Now using Bob", "info"]]);
 		expect(manual).toBe("Bob");
 		expect(panelsShown).toHaveLength(1);
@@ -133,7 +152,7 @@ describe("the account panel in the TUI", () => {
 
 	it("refreshes, then comes back on the same account with fresh data", async () => {
 		keysToPress = [["DOWN", "u"], ["ESC"]];
-		await runShow(tuiCtx(), deps);
+		await runShow(fakeCtx(), deps);
 		expect(manager.refreshUsageForAccount).toHaveBeenCalledWith(accounts[1], { force: true });
 		expect(notes).toEqual([
 			["refreshed Bob - 5h unknown reset:unknown | weekly unknown reset:unknown", "info"],
@@ -145,7 +164,7 @@ describe("the account panel in the TUI", () => {
 	it("asks before removing, saying when the account is active", async () => {
 		keysToPress = [["\x7f"], ["DOWN", "\x7f"], ["ESC"]];
 		confirmAnswers = [false, true];
-		await runAccounts(tuiCtx(), deps, "");
+		await runAccounts(fakeCtx(), deps, "");
 		expect(confirms).toEqual([
 			"Remove a@x.com? This account is currently active and MultiCodex will switch to another account.",
 			"Remove Bob?",
@@ -158,7 +177,7 @@ describe("the account panel in the TUI", () => {
 	it("does not remove pi's own login", async () => {
 		piAuth = "Bob";
 		keysToPress = [["DOWN", "\x7f"], ["ESC"]];
-		await runAccounts(tuiCtx(), deps, "");
+		await runAccounts(fakeCtx(), deps, "");
 		expect(confirms).toEqual([]);
 		expect(manager.removeAccount).not.toHaveBeenCalled();
 		expect(notes[0]?.[0]).toMatch(/^Bob is pi's own login \(auth\.json\).*\/logout/);
@@ -166,7 +185,7 @@ describe("the account panel in the TUI", () => {
 
 	it("a broken stored login warns and starts a login", async () => {
 		const { loginAccount } = await import("../login.ts");
-		await runAccounts(tuiCtx(), deps, "c@x.com");
+		await runAccounts(fakeCtx(), deps, "c@x.com");
 		expect(notes).toEqual([
 			[
 				"Stored login for c@x.com no longer works (c@x.com: re-authentication required). Starting login again.",
@@ -177,10 +196,68 @@ describe("the account panel in the TUI", () => {
 	});
 });
 
+describe("in RPC mode (dialogs, no panels)", () => {
+	const LINES = [
+		"a@x.com (active) - 5h unknown reset:unknown | weekly unknown reset:unknown",
+		"Bob - 5h unknown reset:unknown | weekly unknown reset:unknown",
+		"c@x.com (needs reauth) - 5h unknown reset:unknown | weekly unknown reset:unknown",
+	].join("\n");
+
+	it.each([
+		["accounts", () => runAccounts(fakeCtx("rpc"), deps, "")],
+		["show", () => runShow(fakeCtx("rpc"), deps)],
+	])("%s: one notification with a status line per account", async (_name, run) => {
+		await run();
+		expect(notes).toEqual([[LINES, "info"]]);
+		expect(dialogs).toEqual([]);
+		expect(panelsShown).toEqual([]);
+	});
+
+	it("without accounts: the no-accounts message, not the login", async () => {
+		accounts = [];
+		await runAccounts(fakeCtx("rpc"), deps, "");
+		expect(notes).toEqual([
+			[
+				"No Multicodex accounts yet. Add one with /multicodex use <identifier> (opens the OpenAI login).",
+				"warning",
+			],
+		]);
+		expect(dialogs).toEqual([]);
+	});
+
+	it("refresh without an argument refreshes all", async () => {
+		await runRefresh(fakeCtx("rpc"), deps, "");
+		expect(manager.refreshUsageForAllAccounts).toHaveBeenCalledWith({ force: true });
+		expect(notes).toEqual([["refreshed 3 account(s); reauth needed=1", "warning"]]);
+		expect(dialogs).toEqual([]);
+	});
+
+	it("refresh <id> says the refreshed status line", async () => {
+		await runRefresh(fakeCtx("rpc"), deps, "bob");
+		expect(notes).toEqual([
+			["refreshed Bob - 5h unknown reset:unknown | weekly unknown reset:unknown", "info"],
+		]);
+	});
+
+	it("reauth without an id logs the active account in again", async () => {
+		const { loginAccount } = await import("../login.ts");
+		manual = "Bob";
+		await runReauth(fakeCtx("rpc"), deps, "");
+		expect(loginAccount).toHaveBeenCalledWith(expect.anything(), deps, "Bob");
+		expect(dialogs).toEqual([]);
+	});
+
+	it("the TUI prints the lines too should pi not build the panel", async () => {
+		await runShow(fakeCtx("tui", false), deps);
+		expect(notes).toEqual([[LINES, "info"]]);
+		expect(dialogs).toEqual([]);
+	});
+});
+
 describe("without a UI", () => {
 	it("prints one status line per account", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runAccounts(tuiCtx(false), deps, "");
+		await runAccounts(fakeCtx("print"), deps, "");
 		expect(write).toHaveBeenCalledWith(
 			[
 				"a@x.com (active) - 5h unknown reset:unknown | weekly unknown reset:unknown",
@@ -193,7 +270,7 @@ describe("without a UI", () => {
 
 	it("refresh without an argument refreshes all", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runRefresh(tuiCtx(false), deps, "");
+		await runRefresh(fakeCtx("print"), deps, "");
 		expect(manager.refreshUsageForAllAccounts).toHaveBeenCalledWith({ force: true });
 		expect(write).toHaveBeenCalledWith("refreshed 3 account(s); reauth needed=1\n");
 	});
@@ -201,7 +278,7 @@ describe("without a UI", () => {
 	it("says how to add an account when there is none", async () => {
 		accounts = [];
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runShow(tuiCtx(false), deps);
+		await runShow(fakeCtx("print"), deps);
 		expect(write).toHaveBeenCalledWith(
 			"No Multicodex accounts yet. Add one with /multicodex use <identifier> (opens the OpenAI login).\n",
 		);

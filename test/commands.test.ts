@@ -117,8 +117,9 @@ describe("MENU_ENTRIES", () => {
 describe("the /multicodex handler", () => {
 	type Handler = (args: string, ctx: unknown) => Promise<void>;
 
+	/** pi's modes as 1.x names them: the TUI, RPC (dialogs but no panels), print (no UI). */
 	function setup(
-		hasUI: boolean,
+		mode: "tui" | "rpc" | "print",
 		select?: (title: string, options: string[]) => string | undefined,
 	) {
 		let handler: Handler | undefined;
@@ -133,14 +134,19 @@ describe("the /multicodex handler", () => {
 		} as unknown as AccountManager;
 		registerCommands(pi as never, accountManager, {} as UsageStatusController);
 		const notes: [string, string][] = [];
+		const selects: string[] = [];
 		const ctx = {
-			hasUI,
+			hasUI: mode !== "print",
+			mode,
 			ui: {
 				notify: (message: string, level: string) => notes.push([message, level]),
-				select: async (title: string, options: string[]) => select?.(title, options),
+				select: async (title: string, options: string[]) => {
+					selects.push(title);
+					return select?.(title, options);
+				},
 			},
 		};
-		return { run: (args: string) => handler?.(args, ctx), notes };
+		return { run: (args: string) => handler?.(args, ctx), notes, selects };
 	}
 
 	afterEach(() => {
@@ -148,7 +154,7 @@ describe("the /multicodex handler", () => {
 	});
 
 	it("warns about an unknown subcommand and shows the help", async () => {
-		const { run, notes } = setup(true);
+		const { run, notes } = setup("tui");
 		await run("Frobnicate now");
 		expect(notes).toEqual([
 			["Unknown subcommand: frobnicate", "warning"],
@@ -158,7 +164,7 @@ describe("the /multicodex handler", () => {
 
 	it("without a UI, asks for a subcommand on stderr", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		const { run, notes } = setup(false);
+		const { run, notes } = setup("print");
 		await run("");
 		expect(notes).toEqual([]);
 		expect(write).toHaveBeenCalledWith(
@@ -166,9 +172,21 @@ describe("the /multicodex handler", () => {
 		);
 	});
 
-	it("with a UI, opens the menu and runs the chosen subcommand", async () => {
+	it("in RPC mode, asks for a subcommand in a notification instead of the menu", async () => {
+		const { run, notes, selects } = setup("rpc", () => "help: command usage");
+		await run("  ");
+		expect(selects).toEqual([]);
+		expect(notes).toEqual([
+			[
+				"/multicodex requires a subcommand in non-interactive mode. Use /multicodex help.",
+				"warning",
+			],
+		]);
+	});
+
+	it("in the TUI, opens the menu and runs the chosen subcommand", async () => {
 		const seen: string[][] = [];
-		const { run, notes } = setup(true, (title, options) => {
+		const { run, notes } = setup("tui", (title, options) => {
 			seen.push([title, ...options]);
 			return options.find((o) => o.startsWith("help:"));
 		});
@@ -179,7 +197,7 @@ describe("the /multicodex handler", () => {
 	});
 
 	it("does nothing when the menu is closed", async () => {
-		const { run, notes } = setup(true, () => undefined);
+		const { run, notes } = setup("tui", () => undefined);
 		await run("");
 		expect(notes).toEqual([]);
 	});

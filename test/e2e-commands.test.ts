@@ -1,10 +1,16 @@
 // End to end, the whole `/multicodex` surface with the real pi CLI on both lines against the
-// simulated backend: the exact lines of print and json mode (B12), every subcommand in RPC mode
-// with its dialogs answered by the test, and logins through pi's OAuth where the test plays the
-// browser (the callback on localhost:1455, or the pasted redirect URL).
+// simulated backend: the exact lines of print and json mode (B12), the same lines as `notify`
+// events for every subcommand in RPC mode (A8's right column, no dialogs), and logins through
+// pi's OAuth where the test plays the browser (the callback on localhost:1455, or the redirect
+// URL pasted into the `input` dialog, the one dialog RPC clients still get).
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import {
+	DEFAULT_ROTATION_SETTINGS,
+	describeRotationPolicy,
+	formatRotationSummaryLine,
+} from "../rotation-settings.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -146,14 +152,6 @@ interface DialogStep {
 	method: "select" | "confirm" | "input";
 	title?: RegExp;
 	answer: (request: RpcEvent) => UiAnswer | undefined;
-}
-
-function pick(startsWith: string): (request: RpcEvent) => UiAnswer {
-	return (request) => {
-		const option = (request.options as string[]).find((o) => o.startsWith(startsWith));
-		if (!option) throw new Error(`no option starting with "${startsWith}" in ${request.options}`);
-		return { value: option };
-	};
 }
 
 class DialogScript {
@@ -310,225 +308,123 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		);
 	});
 
-	it("runs every subcommand in RPC mode with its dialogs", async () => {
+	it("answers every subcommand in RPC mode with A8's lines as notifications, no dialogs", async () => {
 		const { sim, agentDir } = await startFixture();
 		sims.push(sim);
+		// No dialog is expected: any select/confirm/input is recorded as a problem by `command`.
 		const script = new DialogScript();
 		const rpc = startRpc(line, sim, agentDir, script);
 		await rpc.waitFor((e) => e.method === "setStatus" && e.statusKey === "multicodex-usage");
+		const settingsBefore = readSettings(agentDir);
 
-		// The main menu lists the subcommands with a description; choosing one runs it.
-		let events = await command(rpc, script, "/multicodex", {
-			method: "select",
-			title: /^MultiCodex$/,
-			answer: (request) => {
-				expect(request.options).toEqual(
-					expect.arrayContaining([
-						expect.stringMatching(/^accounts: /),
-						expect.stringMatching(/^verify: /),
-					]),
-				);
-				return pick("help")(request);
+		/** Runs one command and returns its notifications (each with its level). */
+		const run = async (text: string) => notifications(await command(rpc, script, text));
+		const STATUS_A = "a@sim.test (active) - 5h 10% reset:in 2h | weekly 20% reset:in 3d";
+		const STATUS_B = "b@sim.test (quota) - 5h 50% reset:in 4h | weekly 60% reset:in 5d";
+		const STATUS_C =
+			"c@sim.test (needs reauth) - 5h unknown reset:unknown | weekly unknown reset:unknown";
+		const statusLines = { message: [STATUS_A, STATUS_B, STATUS_C].join("\n"), level: "info" };
+
+		expect(await run("/multicodex")).toEqual([
+			{
+				message: "/multicodex requires a subcommand in non-interactive mode. Use /multicodex help.",
+				level: "warning",
 			},
-		});
-		expect(messages(events)).toContain(HELP);
-
-		events = await command(rpc, script, "/multicodex VERIFY", {
-			method: "select",
-			title: /^MultiCodex Verify \(WARN\)$/,
-			answer: (request) => {
-				expect(request.options).toEqual([
-					"storage directory writable: yes",
-					"settings directory writable: yes",
-					"managed accounts: 3",
-					"active account: a@sim.test",
-					"pi auth (memory only): none",
-					"accounts needing re-authentication: 1",
-				]);
-				return { cancelled: true };
-			},
-		});
-
-		events = await command(rpc, script, "/multicodex path", {
-			method: "select",
-			title: /^MultiCodex Paths$/,
-			answer: (request) => {
-				expect(request.options).toEqual([
-					`Managed account storage: ${join(agentDir, "codex-accounts.json")}`,
-					`Extension settings: ${join(agentDir, "settings.json")}`,
-				]);
-				return { cancelled: true };
-			},
-		});
-
-		events = await command(rpc, script, "/multicodex nope");
-		expect(notifications(events)).toEqual([
+		]);
+		expect(await run("/multicodex help")).toEqual([{ message: HELP, level: "info" }]);
+		expect(await run("/multicodex nope")).toEqual([
 			{ message: "Unknown subcommand: nope", level: "warning" },
 			{ message: HELP, level: "info" },
 		]);
+		expect(await run("/multicodex VERIFY")).toEqual([
+			{
+				message:
+					"verify: WARN storage=ok settings=ok accounts=3 active=a@sim.test piAuth=none needsReauth=1",
+				level: "warning",
+			},
+		]);
+		expect(await run("/multicodex path")).toEqual([
+			{
+				message: `paths: storage=${join(agentDir, "codex-accounts.json")} settings=${join(agentDir, "settings.json")}`,
+				level: "info",
+			},
+		]);
+		expect(await run("/multicodex footer")).toEqual([
+			{
+				message:
+					"footer: usageMode=used resetWindow=7d showAccount=on showReset=off order=account-first",
+				level: "info",
+			},
+		]);
+		expect(await run("/multicodex rotation")).toEqual([
+			{
+				message: [
+					formatRotationSummaryLine(DEFAULT_ROTATION_SETTINGS),
+					...describeRotationPolicy(DEFAULT_ROTATION_SETTINGS),
+				].join(" "),
+				level: "info",
+			},
+		]);
 
-		// The account panel as dialogs: pick b, use it.
-		events = await command(
-			rpc,
-			script,
-			"/multicodex accounts",
-			{
-				method: "select",
-				title: /^MultiCodex Accounts \(3 accounts · 1 need reauth\)$/,
-				answer: (request) => {
-					const options = request.options as string[];
-					expect(options[0]).toBe(
-						"a@sim.test (active) - 5h 10% reset:in 2h | weekly 20% reset:in 3d",
-					);
-					expect(options[2]).toMatch(/^c@sim\.test \(needs reauth\) - /);
-					expect(options.at(-1)).toBe("+ add an account (log in)");
-					return pick("b@sim.test")(request);
-				},
-			},
-			{ method: "select", title: /^b@sim\.test$/, answer: pick("use") },
-		);
-		expect(messages(events)).toContain("Now using b@sim.test");
+		// The account subcommands without an id: one notification with a status line per account.
+		expect(await run("/multicodex accounts")).toEqual([statusLines]);
+		expect(await run("/multicodex use")).toEqual([statusLines]);
+		expect(await run("/multicodex show")).toEqual([statusLines]);
 
-		// show: refresh an account from the panel; the panel comes back with fresh data.
-		events = await command(
-			rpc,
-			script,
-			"/multicodex show",
-			{ method: "select", title: /^MultiCodex Accounts/, answer: pick("a@sim.test") },
-			{ method: "select", title: /^a@sim\.test$/, answer: pick("refresh") },
-			{
-				method: "select",
-				title: /^MultiCodex Accounts/,
-				answer: (request) => {
-					expect(request.options).toContain(
-						"b@sim.test (active, manual, quota) - 5h 50% reset:in 4h | weekly 60% reset:in 5d",
-					);
-					return { cancelled: true };
-				},
-			},
-		);
-		expect(messages(events)).toContain(
-			"refreshed a@sim.test - 5h 10% reset:in 2h | weekly 20% reset:in 3d",
-		);
+		// refresh: without an argument the same as `all`; with an id, its refreshed status line.
+		expect(await run("/multicodex refresh")).toEqual([
+			{ message: "refreshed 3 account(s); reauth needed=1", level: "warning" },
+		]);
+		expect(await run("/multicodex refresh all")).toEqual([
+			{ message: "refreshed 3 account(s); reauth needed=1", level: "warning" },
+		]);
+		expect(await run("/multicodex refresh A@sim.test")).toEqual([
+			{ message: `refreshed ${STATUS_A}`, level: "info" },
+		]);
+		expect(await run("/multicodex refresh ghost")).toEqual([
+			{ message: "Unknown account: ghost", level: "warning" },
+		]);
+		expect(await run("/multicodex reauth ghost")).toEqual([
+			{ message: "Unknown account: ghost", level: "warning" },
+		]);
 
-		// Removing the active account asks first and says it is active; "no" keeps it.
-		events = await command(
-			rpc,
-			script,
-			"/multicodex accounts",
-			{ method: "select", title: /^MultiCodex Accounts/, answer: pick("b@sim.test") },
-			{ method: "select", title: /^b@sim\.test$/, answer: pick("remove") },
-			{
-				method: "confirm",
-				title: /^Remove account$/,
-				answer: (request) => {
-					expect(request.message).toBe(
-						"Remove b@sim.test? This account is currently active and MultiCodex will switch to another account.",
-					);
-					return { confirmed: false };
-				},
-			},
-			{ method: "select", title: /^MultiCodex Accounts \(3 accounts/, answer: pick("c@sim.test") },
-			{ method: "select", title: /^c@sim\.test$/, answer: pick("remove") },
-			{
-				method: "confirm",
-				title: /^Remove account$/,
-				answer: (request) => {
-					expect(request.message).toBe("Remove c@sim.test?");
-					return { confirmed: true };
-				},
-			},
-			{
-				method: "select",
-				title: /^MultiCodex Accounts \(2 accounts\)$/,
-				answer: () => ({ cancelled: true }),
-			},
-		);
-		expect(messages(events)).toContain("Removed c@sim.test");
-		expect(readAccounts(agentDir).map((a) => a.email)).toEqual(["a@sim.test", "b@sim.test"]);
+		// use <id> with a working login pins it without a dialog; the footer follows.
+		const from = rpc.events.length;
+		expect(await run("/multicodex use b@sim.test")).toEqual([
+			{ message: "Now using b@sim.test", level: "info" },
+		]);
+		await expect
+			.poll(() => statusTexts(rpc.events.slice(from)))
+			.toContain("Codex · b@sim.test · 5h:50% used · 7d:60% used");
+		expect(await run("/multicodex use A@SIM.TEST")).toEqual([
+			{ message: "Now using a@sim.test", level: "info" },
+		]);
 
-		events = await command(rpc, script, "/multicodex refresh all");
-		expect(messages(events)).toContain("refreshed 2 account(s); reauth needed=0");
-		events = await command(rpc, script, "/multicodex refresh ghost");
-		expect(notifications(events)).toContainEqual({
-			message: "Unknown account: ghost",
-			level: "warning",
-		});
-		events = await command(rpc, script, "/multicodex reauth ghost");
-		expect(notifications(events)).toContainEqual({
-			message: "Unknown account: ghost",
-			level: "warning",
-		});
-		events = await command(rpc, script, "/multicodex use A@SIM.TEST");
-		expect(messages(events)).toContain("Now using a@sim.test");
-
-		// reset: no target → choose; all → confirm (declined, then accepted).
-		events = await command(
-			rpc,
-			script,
-			"/multicodex reset",
-			{ method: "select", title: /^Reset MultiCodex State$/, answer: pick("all") },
+		// reset: without a target all, and nothing is asked; `all` is not asked either.
+		expect(await run("/multicodex reset")).toEqual([
+			{ message: "reset: target=all manualCleared=yes quotaCleared=1", level: "info" },
+		]);
+		expect(
+			readAccounts(agentDir).find((a) => a.email === "b@sim.test")?.quotaExhaustedUntil,
+		).toBeUndefined();
+		expect(await run("/multicodex reset all")).toEqual([
+			{ message: "reset: target=all manualCleared=no quotaCleared=0", level: "info" },
+		]);
+		expect(await run("/multicodex reset manual")).toEqual([
+			{ message: "reset: target=manual manualCleared=no quotaCleared=0", level: "info" },
+		]);
+		expect(await run("/multicodex reset later")).toEqual([
 			{
-				method: "confirm",
-				title: /^Reset MultiCodex state$/,
-				answer: () => ({ confirmed: false }),
+				message: "Unknown reset target: later. Use: /multicodex reset [manual|quota|all]",
+				level: "warning",
 			},
-		);
-		expect(messages(events).filter((m) => m.startsWith("reset:"))).toEqual([]);
-		events = await command(rpc, script, "/multicodex reset all", {
-			method: "confirm",
-			title: /^Reset MultiCodex state$/,
-			answer: () => ({ confirmed: true }),
-		});
-		expect(messages(events)).toContain("reset: target=all manualCleared=yes quotaCleared=1");
-		events = await command(rpc, script, "/multicodex reset manual");
-		expect(messages(events)).toContain("reset: target=manual manualCleared=no quotaCleared=0");
-		events = await command(rpc, script, "/multicodex reset later");
-		expect(notifications(events)).toContainEqual({
-			message: "Unknown reset target: later. Use: /multicodex reset [manual|quota|all]",
-			level: "warning",
-		});
+		]);
 
-		// footer: each change is saved at once (before the dialog closes); other keys stay.
-		const before = readSettings(agentDir);
-		events = await command(
-			rpc,
-			script,
-			"/multicodex footer",
-			{
-				method: "select",
-				title: /^MultiCodex Footer \(preview: Codex · a@sim\.test · 5h:10% used · 7d:20% used\)$/,
-				answer: pick("Usage display: used"),
-			},
-			{ method: "select", title: /^Usage display/, answer: pick("left") },
-			{
-				method: "select",
-				title: /^MultiCodex Footer \(preview: Codex · a@sim\.test · 5h:90% left · 7d:80% left\)$/,
-				answer: (request) => {
-					const saved = readSettings(agentDir);
-					expect(saved["pi-multicodex"]).toEqual({
-						usageMode: "left",
-						resetWindow: "7d",
-						showAccount: true,
-						showReset: false,
-						order: "account-first",
-					});
-					const { "pi-multicodex": _ours, ...others } = saved;
-					const { "pi-multicodex": _oursBefore, ...othersBefore } = before;
-					expect(others).toEqual(othersBefore);
-					return pick("Footer order")(request);
-				},
-			},
-			{ method: "select", title: /^Footer order/, answer: pick("usage-first") },
-			{ method: "select", title: /^MultiCodex Footer/, answer: () => ({ cancelled: true }) },
-		);
-		expect(statusTexts(events)).toContain("Codex · 5h:90% left · 7d:80% left · a@sim.test");
-		expect((readSettings(agentDir)["pi-multicodex"] as { order: string }).order).toBe(
-			"usage-first",
-		);
-
-		events = await command(rpc, script, "/multicodex help");
-		expect(messages(events)).toEqual([HELP]);
+		// Nothing was edited behind the client's back.
+		expect(readSettings(agentDir)).toEqual(settingsBefore);
+		expect(
+			rpc.events.filter((e) => ["select", "confirm", "input"].includes(String(e.method))),
+		).toEqual([]);
 		expectNoLeaks(rpc);
 	});
 
@@ -562,14 +458,9 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			text: string,
 			loginAs: string,
 			finish: (location: string, codeQuestion: RpcEvent) => Promise<void>,
-			dialogs: { before?: DialogStep[]; after?: DialogStep[] } = {},
 		) {
 			sim.state.options.nextLoginEmail = loginAs;
-			script.expect(
-				...(dialogs.before ?? []),
-				{ method: "input", title: /paste the redirect URL/, answer: () => undefined },
-				...(dialogs.after ?? []),
-			);
+			script.expect({ method: "input", title: /paste the redirect URL/, answer: () => undefined });
 			const from = rpc.events.length;
 			const done = rpc.send({ type: "prompt", message: text }, 30_000);
 			const shown = await rpc.waitFor(
@@ -622,16 +513,10 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		expect(sim.tokenId(added?.accessToken ?? "")).toBeTruthy();
 		await expect.poll(() => existsSync(browser.log)).toBe(true);
 		expect(readFileSync(browser.log, "utf8").trim()).toBe(url);
-		events = await command(rpc, script, "/multicodex show", {
-			method: "select",
-			title: /^MultiCodex Accounts/,
-			answer: (request) => {
-				expect(request.options).toEqual(
-					expect.arrayContaining([expect.stringMatching(/^new@sim\.test \(active, manual\) - /)]),
-				);
-				return { cancelled: true };
-			},
-		});
+		events = await command(rpc, script, "/multicodex show");
+		expect(messages(events).join("\n").split("\n")).toEqual(
+			expect.arrayContaining([expect.stringMatching(/^new@sim\.test \(active, manual\) - /)]),
+		);
 
 		// The same OpenAI login under another identifier is refused.
 		({ events } = await login("/multicodex use work", "old@sim.test", viaPaste));
@@ -642,28 +527,20 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		});
 		expect(readAccounts(agentDir).map((a) => a.email)).not.toContain("work");
 
-		// "add" in the account panel asks for an identifier, logs in, and the panel comes back.
-		({ events } = await login("/multicodex accounts", "fourth@sim.test", viaCallback, {
-			before: [
-				{ method: "select", title: /^MultiCodex Accounts/, answer: pick("+ add an account") },
-				{ method: "input", title: /^Account identifier$/, answer: () => ({ value: " team " }) },
-			],
-			after: [
-				{
-					method: "select",
-					title: /^MultiCodex Accounts \(4 accounts · 1 need reauth\)$/,
-					answer: (request) => {
-						expect(request.options).toEqual(
-							expect.arrayContaining([expect.stringMatching(/^team \(active, manual\) - /)]),
-						);
-						return { cancelled: true };
-					},
-				},
-			],
-		}));
+		// `accounts <unknown id>` logs a new account in under that name; the list shows it.
+		({ events } = await login("/multicodex accounts team", "fourth@sim.test", viaCallback));
 		expect(messages(events)).toContain("Now using team");
 		expect(readAccounts(agentDir).find((a) => a.email === "team")?.accountId).toBe(
 			sim.account("fourth@sim.test").accountId,
+		);
+		events = await command(rpc, script, "/multicodex accounts");
+		const listed = messages(events).join("\n").split("\n");
+		expect(listed).toHaveLength(4);
+		expect(listed).toEqual(
+			expect.arrayContaining([
+				expect.stringMatching(/^team \(active, manual\) - /),
+				expect.stringMatching(/^third@sim\.test \(needs reauth\) - /),
+			]),
 		);
 
 		// A pasted redirect URL from another login attempt fails the state check.
@@ -691,6 +568,18 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		const old = readAccounts(agentDir).find((a) => a.email === "old@sim.test");
 		expect(old?.refreshToken).not.toBe(oldCreds.refresh);
 
+		// reauth without an id logs the active account (old, just pinned) in again.
+		({ events } = await login("/multicodex reauth", "old@sim.test", viaPaste));
+		expect(messages(events)).toEqual(
+			expect.arrayContaining([
+				"Starting login for old@sim.test... Check your browser.",
+				"Now using old@sim.test",
+			]),
+		);
+		expect(readAccounts(agentDir).find((a) => a.email === "old@sim.test")?.refreshToken).not.toBe(
+			old?.refreshToken,
+		);
+
 		// A stored account whose login no longer works: warn, then log in again (cancelled here).
 		script.expect({
 			method: "input",
@@ -714,7 +603,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 				{ message: "Login failed: login cancelled", level: "error" },
 			]),
 		);
-		expect(codeGrants().filter((r) => r.status === 200)).toHaveLength(4);
+		expect(codeGrants().filter((r) => r.status === 200)).toHaveLength(5);
 		expectNoLeaks(rpc);
 	});
 });

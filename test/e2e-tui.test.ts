@@ -1,6 +1,7 @@
 // End to end in the real pi TUI (both lines) inside tmux: the account panel (usage bars, moving,
-// refreshing, removing with a confirm) and the footer settings panel (each change saved at
-// once, the real footer following it). Every screen is kept in test-output/screens for review.
+// refreshing, removing with a confirm), the footer settings panel (each change saved at once,
+// the real footer following it), and pi's own dialogs for the main menu and verify. Every
+// screen is kept in test-output/screens for review.
 // Skips, saying why, where tmux is not installed.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -167,6 +168,19 @@ describe.skipIf(!HAS_TMUX).each(PI_LINES)("TUI panels on $name", (line) => {
 		screen.save("footer-panel-changed");
 		screen.press("Escape");
 		await screen.waitFor(/^(?![\s\S]*MultiCodex Footer)/);
+
+		// pi's own dialogs stay in the TUI (RPC clients get one line instead): the menu, verify.
+		text = await screen.submit("/multicodex", /accounts: inspect, select/);
+		expect(text).toMatch(/verify: health checks/);
+		screen.save("main-menu");
+		screen.press("Escape");
+		await screen.waitFor(/^(?![\s\S]*accounts: inspect, select)/);
+		text = await screen.submit("/multicodex verify", /MultiCodex Verify \(WARN\)/);
+		expect(text).toContain("accounts needing re-authentication: 1");
+		expect(text).not.toContain("verify: WARN");
+		screen.save("verify-checklist");
+		screen.press("Escape");
+		await screen.waitFor(/^(?![\s\S]*MultiCodex Verify)/);
 
 		// Autocomplete: subcommand names after `/multicodex `.
 		screen.type("/multicodex re");

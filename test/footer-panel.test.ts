@@ -1,7 +1,9 @@
 // SPEC A7/A8/B9: the footer settings (definitions, one change at a time, the one-line summary)
-// and `/multicodex footer` where pi has no custom components (RPC): plain dialogs, each change
-// shown in the footer and saved at once, the draft dropped when the panel closes.
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+// and `/multicodex footer`: in the TUI the settings panel (built by a fake custom(), keys
+// pressed on it), each change shown in the footer and saved at once, the draft dropped when the
+// panel closes; in RPC and print mode A8's one line and nothing else.
+import { initTheme } from "@mariozechner/pi-coding-agent";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CommandDeps } from "../command-output.ts";
 import { runFooter } from "../footer-command.ts";
 import {
@@ -65,39 +67,68 @@ describe("footer settings", () => {
 	});
 });
 
+const ENTER = "\r";
+const DOWN = "\x1b[B";
+const ESC = "\x1b";
+const LINE =
+	"footer: usageMode=left resetWindow=7d showAccount=on showReset=on order=account-first";
+
 describe("/multicodex footer", () => {
 	let saved: FooterPreferences[];
 	let previews: (FooterPreferences | undefined)[];
 	let notes: [string, string][];
-	let selects: string[];
-	let answers: ((options: string[]) => string | undefined)[];
+	let dialogs: string[];
+	let panels: string[][];
+	let keys: string[];
 	let current: FooterPreferences;
 	let failSave: boolean;
 	let deps: CommandDeps;
 
-	function ctx(hasUI = true) {
+	/**
+	 * A ctx of the given mode (named as pi 1.x's `ctx.mode`). In the TUI custom() builds the
+	 * panel, presses `keys` on it and resolves when it closes; in RPC mode it answers undefined
+	 * without building it. Dialogs are recorded: none is expected.
+	 */
+	function ctx(mode: "tui" | "rpc" | "print", buildsPanels = mode === "tui") {
+		const plain = { fg: (_c: string, t: string) => t, bold: (t: string) => t };
 		return {
-			hasUI,
+			hasUI: mode !== "print",
+			mode,
 			ui: {
 				notify: (m: string, level: string) => notes.push([m, level]),
-				// RPC mode: custom() answers undefined without building the component.
-				custom: async () => undefined,
-				select: async (title: string, options: string[]) => {
-					selects.push(title);
-					return answers.shift()?.(options);
+				select: async (title: string) => {
+					dialogs.push(title);
+					return undefined;
+				},
+				custom: async (
+					factory: (...args: unknown[]) => {
+						render(w: number): string[];
+						handleInput(d: string): void;
+					},
+				) => {
+					if (!buildsPanels) return undefined;
+					return new Promise((resolve) => {
+						const panel = factory({ requestRender: () => {} }, plain, {}, resolve);
+						for (const key of keys) panel.handleInput(key);
+						panels.push(panel.render(120));
+					});
 				},
 			},
 		} as never;
 	}
 
-	const pick = (prefix: string) => (options: string[]) => options.find((o) => o.startsWith(prefix));
+	beforeAll(() => {
+		// The settings list takes its colours from pi's theme, which the TUI sets up at start.
+		initTheme("dark", false);
+	});
 
 	beforeEach(() => {
 		saved = [];
 		previews = [];
 		notes = [];
-		selects = [];
-		answers = [];
+		dialogs = [];
+		panels = [];
+		keys = [];
 		failSave = false;
 		current = DEFAULT_FOOTER_PREFERENCES;
 		deps = {
@@ -124,54 +155,53 @@ describe("/multicodex footer", () => {
 
 	it("without a UI prints the preferences", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runFooter(ctx(false), deps);
-		expect(write).toHaveBeenCalledWith(
-			"footer: usageMode=left resetWindow=7d showAccount=on showReset=on order=account-first\n",
-		);
+		await runFooter(ctx("print"), deps);
+		expect(write).toHaveBeenCalledWith(`${LINE}\n`);
 	});
 
-	it("in RPC mode edits through dialogs, saving and previewing each change at once", async () => {
-		answers = [
-			pick("Usage display: left"),
-			pick("used"),
-			(options) => {
-				expect(saved).toEqual([{ ...DEFAULT_FOOTER_PREFERENCES, usageMode: "used" }]);
-				expect(options[0]).toBe("Usage display: used");
-				return pick("Show account")(options);
-			},
-			pick("off"),
-			() => undefined,
-		];
-		await runFooter(ctx(), deps);
-		expect(selects).toEqual([
-			"MultiCodex Footer (preview: Codex · left)",
-			"Usage display: Show remaining or consumed quota percentages",
-			"MultiCodex Footer (preview: Codex · used)",
-			"Show account: Show the active account identifier in the footer",
-			"MultiCodex Footer (preview: Codex · used)",
+	it("in RPC mode says the preferences in one notification, with no dialogs", async () => {
+		await runFooter(ctx("rpc"), deps);
+		expect(notes).toEqual([[LINE, "info"]]);
+		expect(dialogs).toEqual([]);
+		expect(previews).toEqual([]);
+		expect(deps.statusController.loadPreferences).toHaveBeenCalled();
+	});
+
+	it("in the TUI edits in the panel, saving and previewing each change at once", async () => {
+		keys = [ENTER, DOWN, DOWN, ENTER, ESC];
+		await runFooter(ctx("tui"), deps);
+		expect(saved).toEqual([
+			{ ...DEFAULT_FOOTER_PREFERENCES, usageMode: "used" },
+			{ ...DEFAULT_FOOTER_PREFERENCES, usageMode: "used", showAccount: false },
 		]);
-		expect(saved.at(-1)).toEqual({
-			...DEFAULT_FOOTER_PREFERENCES,
-			usageMode: "used",
-			showAccount: false,
-		});
+		expect(panels[0]?.join("\n")).toContain("Preview: Codex · used");
 		expect(previews[0]).toEqual(DEFAULT_FOOTER_PREFERENCES);
+		expect(previews).toContainEqual({ ...DEFAULT_FOOTER_PREFERENCES, usageMode: "used" });
 		expect(previews.at(-1)).toBeUndefined();
 		expect(deps.statusController.refreshFor).toHaveBeenCalled();
+		expect(notes).toEqual([]);
+		expect(dialogs).toEqual([]);
 	});
 
 	it("says when a change could not be saved, and the footer still shows it", async () => {
 		failSave = true;
-		answers = [pick("Footer order"), pick("usage-first"), () => undefined];
-		await runFooter(ctx(), deps);
+		keys = [DOWN, DOWN, DOWN, DOWN, ENTER, ESC];
+		await runFooter(ctx("tui"), deps);
 		expect(notes).toEqual([["Footer setting not saved: settings.json is damaged", "error"]]);
 		expect(previews).toContainEqual({ ...DEFAULT_FOOTER_PREFERENCES, order: "usage-first" });
 		expect(previews.at(-1)).toBeUndefined();
 	});
 
-	it("a cancelled value changes nothing", async () => {
-		answers = [pick("Footer order"), () => undefined, () => undefined];
-		await runFooter(ctx(), deps);
+	it("closing the panel without a change changes nothing", async () => {
+		keys = [DOWN, ESC];
+		await runFooter(ctx("tui"), deps);
 		expect(saved).toEqual([]);
+		expect(notes).toEqual([]);
+	});
+
+	it("the TUI prints the line too should pi not build the panel", async () => {
+		await runFooter(ctx("tui", false), deps);
+		expect(notes).toEqual([[LINE, "info"]]);
+		expect(previews.at(-1)).toBeUndefined();
 	});
 });

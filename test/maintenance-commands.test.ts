@@ -1,5 +1,6 @@
 // SPEC A8: verify (line and checklist), path, reset (targets, chooser, confirm) and help, with
-// a fake ctx and account manager; the real files are exercised by the e2e tests.
+// a fake ctx and account manager: pi's dialogs in the TUI, A8's one line in RPC mode (a
+// notification) and print mode (stderr). The real files are exercised by the e2e tests.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,9 +84,11 @@ describe("subcommands with a fake ctx", () => {
 	const previousAgentDir = process.env[AGENT_DIR_ENV];
 	let agentDir: string;
 
-	function ctx(hasUI: boolean) {
+	/** A ctx of the given mode, named as pi 1.x's `ctx.mode`. */
+	function ctx(mode: "tui" | "rpc" | "print") {
 		return {
-			hasUI,
+			hasUI: mode !== "print",
+			mode,
 			ui: {
 				notify: (m: string, level: string) => notes.push([m, level]),
 				select: async (title: string, options: string[]) => {
@@ -137,19 +140,32 @@ describe("subcommands with a fake ctx", () => {
 
 	it("reset without a UI and without a target resets all", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runReset(ctx(false), deps, "");
+		await runReset(ctx("print"), deps, "");
 		expect(write).toHaveBeenCalledWith("reset: target=all manualCleared=yes quotaCleared=2\n");
 		expect(confirms).toEqual([]);
 	});
 
+	it("reset in RPC mode: no target means all, and nothing is asked", async () => {
+		selectAnswer = (options) => options[0];
+		confirmAnswer = false;
+		await runReset(ctx("rpc"), deps, "");
+		await runReset(ctx("rpc"), deps, "all");
+		expect(selects).toEqual([]);
+		expect(confirms).toEqual([]);
+		expect(notes).toEqual([
+			["reset: target=all manualCleared=yes quotaCleared=2", "info"],
+			["reset: target=all manualCleared=no quotaCleared=2", "info"],
+		]);
+	});
+
 	it("reset quota leaves the pin", async () => {
-		await runReset(ctx(true), deps, "quota");
+		await runReset(ctx("tui"), deps, "quota");
 		expect(notes).toEqual([["reset: target=quota manualCleared=no quotaCleared=2", "info"]]);
 		expect(manager.clearManualAccount).not.toHaveBeenCalled();
 	});
 
 	it("reset manual leaves the cooldowns", async () => {
-		await runReset(ctx(true), deps, "manual");
+		await runReset(ctx("tui"), deps, "manual");
 		expect(notes).toEqual([["reset: target=manual manualCleared=yes quotaCleared=0", "info"]]);
 		expect(manager.clearAllQuotaExhaustion).not.toHaveBeenCalled();
 	});
@@ -157,7 +173,7 @@ describe("subcommands with a fake ctx", () => {
 	it("reset with a UI and no target lets the user choose, and asks before all", async () => {
 		selectAnswer = (options) => options.find((o) => o.startsWith("all"));
 		confirmAnswer = false;
-		await runReset(ctx(true), deps, "");
+		await runReset(ctx("tui"), deps, "");
 		expect(selects[0]?.[0]).toBe("Reset MultiCodex State");
 		expect(selects[0]?.[1].map((o) => o.split(" ")[0])).toEqual(["manual", "quota", "all"]);
 		expect(confirms).toEqual(["Reset MultiCodex state"]);
@@ -165,12 +181,12 @@ describe("subcommands with a fake ctx", () => {
 		expect(manager.clearManualAccount).not.toHaveBeenCalled();
 
 		confirmAnswer = true;
-		await runReset(ctx(true), deps, "ALL");
+		await runReset(ctx("tui"), deps, "ALL");
 		expect(notes).toEqual([["reset: target=all manualCleared=yes quotaCleared=2", "info"]]);
 	});
 
 	it("reset names the valid targets for an unknown one", async () => {
-		await runReset(ctx(true), deps, "cooldowns");
+		await runReset(ctx("tui"), deps, "cooldowns");
 		expect(notes).toEqual([
 			["Unknown reset target: cooldowns. Use: /multicodex reset [manual|quota|all]", "warning"],
 		]);
@@ -178,11 +194,11 @@ describe("subcommands with a fake ctx", () => {
 
 	it("path shows both files", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runPath(ctx(false), deps);
+		await runPath(ctx("print"), deps);
 		expect(write).toHaveBeenCalledWith(
 			`paths: storage=${agentDir}/codex-accounts.json settings=${agentDir}/settings.json\n`,
 		);
-		await runPath(ctx(true), deps);
+		await runPath(ctx("tui"), deps);
 		expect(selects).toEqual([
 			[
 				"MultiCodex Paths",
@@ -194,22 +210,45 @@ describe("subcommands with a fake ctx", () => {
 		]);
 	});
 
+	it("path and verify in RPC mode: the one line as a notification", async () => {
+		await runPath(ctx("rpc"), deps);
+		await runVerify(ctx("rpc"), deps);
+		manager.getAccountsNeedingReauth?.mockReturnValue([{ email: "c@x.com" }]);
+		await runVerify(ctx("rpc"), deps);
+		expect(selects).toEqual([]);
+		expect(notes).toEqual([
+			[`paths: storage=${agentDir}/codex-accounts.json settings=${agentDir}/settings.json`, "info"],
+			[
+				"verify: PASS storage=ok settings=ok accounts=0 active=none piAuth=none needsReauth=0",
+				"info",
+			],
+			[
+				"verify: WARN storage=ok settings=ok accounts=0 active=none piAuth=none needsReauth=1",
+				"warning",
+			],
+		]);
+	});
+
 	it("verify checks the folders for real", async () => {
 		const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-		await runVerify(ctx(false), deps);
+		await runVerify(ctx("print"), deps);
 		expect(write).toHaveBeenCalledWith(
 			"verify: PASS storage=ok settings=ok accounts=0 active=none piAuth=none needsReauth=0\n",
 		);
 		const notADirectory = join(mkdtempSync(join(tmpdir(), "multicodex-verify-")), "file");
 		writeFileSync(notADirectory, "");
 		manager.getStoragePath?.mockReturnValue(join(notADirectory, "codex-accounts.json"));
-		await runVerify(ctx(true), deps);
+		await runVerify(ctx("tui"), deps);
 		expect(selects.at(-1)?.[0]).toBe("MultiCodex Verify (WARN)");
 		expect(selects.at(-1)?.[1][0]).toBe("storage directory writable: no");
 	});
 
 	it("help prints the usage", () => {
-		runHelp(ctx(true));
-		expect(notes).toEqual([[HELP_TEXT, "info"]]);
+		runHelp(ctx("tui"));
+		runHelp(ctx("rpc"));
+		expect(notes).toEqual([
+			[HELP_TEXT, "info"],
+			[HELP_TEXT, "info"],
+		]);
 	});
 });
