@@ -4,6 +4,7 @@ import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-age
 import { AccountManager, createProcessState, type ProcessState } from "./account-manager.ts";
 import { registerCommands } from "./commands.ts";
 import { prepareAccounts, refreshAndActivateBestAccount } from "./hooks.ts";
+import { createPiLoginGuard } from "./pi-login-guard.ts";
 import { buildMulticodexProviderConfig, PROVIDER_ID } from "./provider.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import { DEFAULT_ROTATION_SETTINGS, loadRotationSettings } from "./rotation-settings.ts";
@@ -73,6 +74,8 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		liveContext = ctx;
 		void statusController.refreshFor(ctx);
 	});
+
+	pi.on("message_end", createPiLoginGuard({ redact: (text) => accountManager.redact(text), warn }));
 
 	pi.on("model_select", (_event, ctx) => {
 		liveContext = ctx;

@@ -2,16 +2,16 @@
 // the answer is a quota answer before any output, switches account and tries again at once.
 
 import { randomUUID } from "node:crypto";
-import {
-	type Api,
-	type AssistantMessageEvent,
-	type AssistantMessageEventStream,
-	type Context,
-	createAssistantMessageEventStream,
-	type Model,
-	type SimpleStreamOptions,
+import type {
+	Api,
+	AssistantMessageEvent,
+	AssistantMessageEventStream,
+	Context,
+	Model,
+	SimpleStreamOptions,
 } from "@mariozechner/pi-ai";
 import type { AccountManager } from "./account-manager.ts";
+import { EventRelay } from "./event-relay.ts";
 import { CODEX_API, CODEX_PROVIDER, closeCodexSessionSockets } from "./pi-adapter.ts";
 import {
 	createErrorAssistantMessage,
@@ -55,18 +55,6 @@ type CodexStreamOptions = SimpleStreamOptions & {
 	onProviderStreamEvent?: (event: unknown, model: Model<Api>) => void | Promise<void>;
 	fetch?: typeof fetch;
 };
-
-const CONTENT_EVENT_TYPES = new Set<AssistantMessageEvent["type"]>([
-	"text_start",
-	"text_delta",
-	"text_end",
-	"thinking_start",
-	"thinking_delta",
-	"thinking_end",
-	"toolcall_start",
-	"toolcall_delta",
-	"toolcall_end",
-]);
 
 /** What one try learned about a quota answer, from whichever channel saw it first. */
 interface TryState {
@@ -120,6 +108,13 @@ function headersRecord(headers: unknown): Record<string, string> {
 	return out;
 }
 
+/** The provider name an event's message carries. */
+function carriedProvider(event: AssistantMessageEvent): string | undefined {
+	if (event.type === "done") return event.message.provider;
+	if (event.type === "error") return event.error.provider;
+	return event.partial.provider;
+}
+
 export function createStreamWrapper(
 	accountManager: AccountManager,
 	baseProvider: ApiProviderRef,
@@ -148,10 +143,13 @@ export function createStreamWrapper(
 		context: Context,
 		options?: SimpleStreamOptions,
 	): AssistantMessageEventStream => {
-		const stream = createAssistantMessageEventStream();
+		const relay = new EventRelay(() =>
+			createErrorAssistantMessage(model, "Multicodex failed: the answer ended without a result"),
+		);
 		const provider = model.provider;
-		const push = (event: AssistantMessageEvent) =>
-			stream.push(rewriteProviderOnEvent(redactErrorEvent(event), provider));
+		const passOn = (event: AssistantMessageEvent) =>
+			rewriteProviderOnEvent(redactErrorEvent(event), provider);
+		const push = (event: AssistantMessageEvent) => relay.push(passOn(event));
 
 		const pickAccount = async (excluded: Set<string>): Promise<Account | undefined> => {
 			const manual = accountManager.getAvailableManualAccount({ excludeEmails: excluded });
@@ -212,17 +210,21 @@ export function createStreamWrapper(
 				innerOptions,
 			);
 			let heldStart: AssistantMessageEvent | undefined;
-			let outputStarted = false;
+			const events = inner[Symbol.asyncIterator]();
+			let handedOver = false;
 			try {
-				for await (const event of inner) {
-					if (event.type === "start" && !outputStarted) {
+				for (;;) {
+					const next = await events.next();
+					if (next.done) return { rotate: false as const };
+					const event = next.value;
+					if (event.type === "start") {
 						heldStart = event;
 						continue;
 					}
 					if (event.type === "error") {
 						const message = event.error.errorMessage ?? "";
 						const aborted = event.reason === "aborted" && !state.quota;
-						if (!outputStarted && canRotate && !aborted) {
+						if (canRotate && !aborted) {
 							const quota =
 								state.quota ??
 								(isQuotaErrorMessage(message) ? classifyQuotaErrorMessage(message) : undefined);
@@ -231,18 +233,26 @@ export function createStreamWrapper(
 						push(event);
 						return { rotate: false as const };
 					}
-					if (!outputStarted && (CONTENT_EVENT_TYPES.has(event.type) || event.type === "done")) {
-						outputStarted = true;
-						if (heldStart) push(heldStart);
-					}
+					// The answer has started: no more switching. The rest goes straight to pi.
+					if (heldStart) push(heldStart);
 					push(event);
 					if (event.type === "done") return { rotate: false as const };
+					handedOver = true;
+					// pi-ai's events already carry our provider name; only a renamed provider needs a
+					// per-event rewrite. Errors in the answer are scrubbed again at message_end.
+					const needsRewrite = carriedProvider(event) !== provider;
+					relay.handOver(events, inner.result(), needsRewrite ? passOn : undefined, () => {
+						dispose();
+						forgetQuotaBody(tryId);
+					});
+					return { rotate: false as const };
 				}
-				return { rotate: false as const };
 			} finally {
-				controller.abort();
-				dispose();
-				forgetQuotaBody(tryId);
+				if (!handedOver) {
+					controller.abort();
+					dispose();
+					forgetQuotaBody(tryId);
+				}
 			}
 		};
 
@@ -251,13 +261,13 @@ export function createStreamWrapper(
 			const maxRetries =
 				wrapperOptions.maxRetries ?? accountManager.getRotationSettings().retryCount;
 			const excluded = new Set<string>();
+			const pushAborted = () => {
+				const aborted = createErrorAssistantMessage(model, "Request was aborted");
+				aborted.stopReason = "aborted";
+				push({ type: "error", reason: "aborted", error: aborted });
+			};
 			for (let attempt = 0; attempt <= maxRetries; attempt++) {
-				if (options?.signal?.aborted) {
-					const aborted = createErrorAssistantMessage(model, "Request was aborted");
-					aborted.stopReason = "aborted";
-					push({ type: "error", reason: "aborted", error: aborted });
-					return;
-				}
+				if (options?.signal?.aborted) return pushAborted();
 				const usingManual = Boolean(
 					accountManager.getAvailableManualAccount({ excludeEmails: excluded }),
 				);
@@ -268,6 +278,8 @@ export function createStreamWrapper(
 				try {
 					token = await accountManager.ensureValidToken(account, options?.signal);
 				} catch (error) {
+					// The user's abort (e.g. during a slow token refresh) is not the account's fault.
+					if (options?.signal?.aborted) return pushAborted();
 					accountManager.notifyRotationSkipForAuthFailure(account, error);
 					if (usingManual) accountManager.clearManualAccount();
 					excluded.add(account.email);
@@ -295,7 +307,7 @@ export function createStreamWrapper(
 					error: createErrorAssistantMessage(model, `Multicodex failed: ${message}`),
 				});
 			})
-			.finally(() => stream.end());
-		return stream;
+			.finally(() => relay.end());
+		return relay as unknown as AssistantMessageEventStream;
 	};
 }

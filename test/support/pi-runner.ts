@@ -112,6 +112,8 @@ export interface PiSpawnOptions {
 	env?: Record<string, string | undefined>;
 	cwd?: string;
 	home?: string;
+	/** Extra Node options placed before the CLI path (e.g. a second `--import`, `--cpu-prof`). */
+	nodeArgs?: string[];
 }
 
 function buildSpawn(line: PiLine, args: string[], opts: PiSpawnOptions) {
@@ -140,7 +142,7 @@ function buildSpawn(line: PiLine, args: string[], opts: PiSpawnOptions) {
 	const extArgs = opts.extensionPath ? ["-e", opts.extensionPath] : [];
 	return {
 		command: line.node,
-		argv: ["--import", PRELOAD_PATH, line.cli, ...extArgs, ...args],
+		argv: ["--import", PRELOAD_PATH, ...(opts.nodeArgs ?? []), line.cli, ...extArgs, ...args],
 		cwd,
 		env,
 	};
