@@ -27,10 +27,17 @@ function kindFromCode(code: unknown): QuotaKind | undefined {
 	return undefined;
 }
 
+/** A number from an untrusted answer: numbers and numeric strings only (NaN otherwise). */
+function toNumber(value: unknown): number {
+	if (typeof value === "number") return value;
+	if (typeof value === "string" && value.trim() !== "") return Number(value);
+	return Number.NaN;
+}
+
 function resetFromErrorObject(error: Record<string, unknown>, now: number): number | undefined {
-	const resetsAt = Number(error.resets_at ?? error.reset_at);
+	const resetsAt = toNumber(error.resets_at ?? error.reset_at);
 	if (Number.isFinite(resetsAt) && resetsAt > 0) return resetsAt * 1000;
-	const resetsIn = Number(error.resets_in_seconds ?? error.reset_after_seconds);
+	const resetsIn = toNumber(error.resets_in_seconds ?? error.reset_after_seconds);
 	if (Number.isFinite(resetsIn) && resetsIn >= 0) return now + resetsIn * 1000;
 	return undefined;
 }
@@ -52,7 +59,7 @@ function retryAfterMs(
 ): number | undefined {
 	for (const [key, value] of Object.entries(headers)) {
 		if (key.toLowerCase() !== "retry-after" || value === undefined) continue;
-		const seconds = Number(value);
+		const seconds = toNumber(value);
 		if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
 		const date = Date.parse(value);
 		if (!Number.isNaN(date)) return Math.max(0, date - now);
@@ -98,7 +105,7 @@ export function classifyQuotaEvent(event: unknown, now: number): QuotaSignal | u
 	if (event.type !== "error" && event.type !== "response.failed") return undefined;
 	const error = findErrorObject(event);
 	if (!error) return undefined;
-	const status = Number(event.status ?? event.status_code ?? error.status);
+	const status = toNumber(event.status ?? event.status_code ?? error.status);
 	const kind = kindFromCode(error.code) ?? kindFromCode(error.type);
 	if (!kind && status !== 429) return undefined;
 	return {

@@ -315,6 +315,11 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		const script = new DialogScript();
 		const rpc = startRpc(line, sim, agentDir, script);
 		await rpc.waitFor((e) => e.method === "setStatus" && e.statusKey === "multicodex-usage");
+		// The start-up check warns about c@sim.test in the background; let it pass first so it
+		// cannot land among a command's notifications.
+		await rpc.waitFor(
+			(e) => e.method === "notify" && String(e.message).includes("need re-authentication"),
+		);
 		const settingsBefore = readSettings(agentDir);
 
 		/** Runs one command and returns its notifications (each with its level). */
