@@ -5,11 +5,16 @@ import { dirname, join } from "node:path";
 import { loadImportedOpenAICodexAuth } from "./auth.ts";
 import { withFileLock } from "./file-lock.ts";
 import { type CodexCredentials, refreshCodexToken } from "./pi-adapter.ts";
-import { normalizeUnknownError, redactSecrets } from "./provider-utils.ts";
+import {
+	abortable,
+	normalizeUnknownError,
+	redactSecrets,
+	rememberSecrets,
+} from "./provider-utils.ts";
 import type { QuotaSignal } from "./quota.ts";
 import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from "./rotation-settings.ts";
 import { chooseAccount, isAccountAvailable } from "./selection.ts";
-import { type Account, AccountStore, type StorageData } from "./storage.ts";
+import { type Account, AccountStore, emptyStorage, type StorageData } from "./storage.ts";
 import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
 import { USAGE_CACHE_FILE_NAME, UsageCacheFile } from "./usage-cache.ts";
 import { fetchCodexUsage, type UsageFetcher } from "./usage-client.ts";
@@ -49,10 +54,32 @@ export interface AccountManagerOptions {
 	refreshToken?: (refreshToken: string, signal?: AbortSignal) => Promise<CodexCredentials>;
 	loadPiAuth?: typeof loadImportedOpenAICodexAuth;
 	now?: () => number;
+	/** How long one OAuth refresh may take (default 15 s). */
+	refreshTimeoutMs?: number;
 }
 
 function credentialsAccountId(creds: CodexCredentials): string | undefined {
 	return typeof creds.accountId === "string" && creds.accountId ? creds.accountId : undefined;
+}
+
+/** How long one OAuth refresh may take (pi 1.x uses the same bound for its own login). */
+const REFRESH_TIMEOUT_MS = 15_000;
+/** How long a refresh waits for another window's refresh of the same account. */
+const REFRESH_LOCK_WAIT_MS = 30_000;
+
+class RefreshTimeoutError extends Error {
+	constructor(ms: number) {
+		super(`the OpenAI login server did not answer within ${ms / 1000} s`);
+		this.name = "RefreshTimeoutError";
+	}
+}
+
+/** pi's refresh errors carry the HTTP status in parentheses: `… refresh failed (503): …`. */
+const TEMPORARY_REFRESH_FAILURE =
+	/\((?:408|429|5\d\d)\)|refresh error:|fetch failed|timed? ?out|ECONN\w*|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up|network|aborted/i;
+
+function isTemporaryRefreshFailure(error: unknown, message: string): boolean {
+	return error instanceof RefreshTimeoutError || TEMPORARY_REFRESH_FAILURE.test(message);
 }
 
 function lockKey(email: string): string {
@@ -60,7 +87,10 @@ function lockKey(email: string): string {
 }
 
 export class AccountManager {
-	private data: StorageData;
+	/** The managed accounts as last read or written; read them through `data`. */
+	private stored: StorageData = emptyStorage();
+	/** Set while `data` re-reads the file, so a warning raised meanwhile does not re-enter. */
+	private syncingWithDisk = false;
 	private piAuthAccount?: Account;
 	private readonly store: AccountStore;
 	private readonly state: ProcessState;
@@ -68,6 +98,7 @@ export class AccountManager {
 	private readonly refreshTokenWith: NonNullable<AccountManagerOptions["refreshToken"]>;
 	private readonly loadPiAuthFile: typeof loadImportedOpenAICodexAuth;
 	private readonly now: () => number;
+	private readonly refreshTimeoutMs: number;
 	private readonly refreshPromises = new Map<string, Promise<string>>();
 	private readonly usageRequests = new Map<string, Promise<CodexUsageSnapshot | undefined>>();
 	private readonly usageCacheFile: UsageCacheFile;
@@ -82,6 +113,7 @@ export class AccountManager {
 	private readonly stateChangeHandlers = new Set<StateChangeHandler>();
 	private readonly warnedAuthFailureEmails = new Set<string>();
 	private warningHandler?: WarningHandler;
+	private readonly pendingWarnings: string[] = [];
 	private readyPromise: Promise<void> = Promise.resolve();
 	private readyResolve?: () => void;
 
@@ -92,8 +124,9 @@ export class AccountManager {
 		this.refreshTokenWith = options.refreshToken ?? refreshCodexToken;
 		this.loadPiAuthFile = options.loadPiAuth ?? loadImportedOpenAICodexAuth;
 		this.now = options.now ?? Date.now;
+		this.refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
 		this.store.setWarningHandler((message) => this.warn(message));
-		this.data = this.loadInitialData();
+		this.stored = this.loadInitialData();
 		// The usage cache lives next to the accounts file, wherever that is.
 		this.usageCacheFile =
 			options.usageCacheFile ??
@@ -101,14 +134,53 @@ export class AccountManager {
 		this.loadPersistedUsage();
 	}
 
+	/**
+	 * The first look at the accounts file. A damaged file is only read here (salvaged in memory):
+	 * it is copied aside, reported and repaired by the first reloadFromDisk() or update, when
+	 * pi has a session to show the warning in.
+	 */
 	private loadInitialData(): StorageData {
 		try {
-			return this.store.load();
+			return this.store.peek();
 		} catch (error) {
 			// Keep going without managed accounts; nothing is written until a fresh read works.
 			queueMicrotask(() => this.warn(`Multicodex: ${normalizeUnknownError(error)}`));
-			return { version: 1, accounts: [] };
+			return emptyStorage();
 		}
+	}
+
+	/**
+	 * The managed accounts. Another pi process may have changed the file (a cooldown, a new or
+	 * removed account, refreshed tokens): one stat per access notices that, and the file is then
+	 * read again, so every window sees it without a restart.
+	 */
+	private get data(): StorageData {
+		if (!this.syncingWithDisk && this.store.hasChangedOnDisk()) {
+			this.syncingWithDisk = true;
+			try {
+				this.adoptFromDisk(this.store.load());
+				queueMicrotask(() => this.notifyStateChanged());
+			} catch (error) {
+				this.warn(`Multicodex: ${normalizeUnknownError(error)}`);
+			} finally {
+				this.syncingWithDisk = false;
+			}
+		}
+		return this.stored;
+	}
+
+	private set data(value: StorageData) {
+		this.stored = value;
+	}
+
+	/** Takes the file's data, keeping this window's choice of pi's login (never persisted). */
+	private adoptFromDisk(next: StorageData): void {
+		const piEmail = this.piAuthAccount?.email;
+		const keepPiActive =
+			piEmail !== undefined &&
+			this.stored.activeEmail === piEmail &&
+			!next.accounts.some((a) => a.email === piEmail);
+		this.stored = keepPiActive ? { ...next, activeEmail: piEmail } : next;
 	}
 
 	// -- ready gate -----------------------------------------------------------
@@ -148,18 +220,28 @@ export class AccountManager {
 
 	setWarningHandler(handler?: WarningHandler): void {
 		this.warningHandler = handler;
+		if (!handler) return;
+		for (const message of this.pendingWarnings.splice(0)) handler(message);
 	}
 
-	/** Every message shown to the user goes through here, with secrets removed. */
+	/**
+	 * Every message shown to the user goes through here, with secrets removed. Messages raised
+	 * before a handler is set are kept and shown when one is.
+	 */
 	warn(message: string): void {
-		this.warningHandler?.(this.redact(message));
+		const redacted = this.redact(message);
+		if (this.warningHandler) this.warningHandler(redacted);
+		else if (this.pendingWarnings.length < 20) this.pendingWarnings.push(redacted);
 	}
 
 	/** Removes every token we hold (and anything token-shaped) from a message. */
 	redact(message: string): string {
+		// From memory only (no re-read of the file): a warning may be raised while it is locked.
+		const accounts = this.piAuthAccount
+			? [...this.stored.accounts, this.piAuthAccount]
+			: this.stored.accounts;
 		const secrets: string[] = [];
-		for (const account of this.getAccounts())
-			secrets.push(account.accessToken, account.refreshToken);
+		for (const account of accounts) secrets.push(account.accessToken, account.refreshToken);
 		return redactSecrets(message, secrets);
 	}
 
@@ -191,7 +273,7 @@ export class AccountManager {
 	/** Re-reads the accounts file (another pi process may have changed it). */
 	reloadFromDisk(): void {
 		try {
-			this.data = this.store.load();
+			this.adoptFromDisk(this.store.load());
 			this.notifyStateChanged();
 		} catch (error) {
 			this.warn(`Multicodex: ${normalizeUnknownError(error)}`);
@@ -267,6 +349,9 @@ export class AccountManager {
 	/** Applies a change to the managed accounts under the file lock, on fresh data. */
 	private updateManaged(mutate: (data: StorageData) => void): void {
 		this.data = this.store.update(mutate);
+		for (const account of this.stored.accounts) {
+			rememberSecrets(account.accessToken, account.refreshToken);
+		}
 		this.notifyStateChanged();
 	}
 
@@ -683,54 +768,111 @@ export class AccountManager {
 		}
 		if (this.now() < current.expiresAt - TOKEN_EXPIRY_MARGIN_MS) return current.accessToken;
 		if (this.isPiAuthAccount(current)) return this.ensureValidTokenForPiAuth(current);
-		const inflight = this.refreshPromises.get(current.email);
-		if (inflight) return inflight;
-		const promise = this.refreshManagedToken(current.email, signal).finally(() => {
-			this.refreshPromises.delete(current.email);
-		});
-		this.refreshPromises.set(current.email, promise);
-		return promise;
+		let shared = this.refreshPromises.get(current.email);
+		if (!shared) {
+			// One refresh per account for every caller; it is not tied to any caller's signal, because
+			// a refresh that already spent the single-use refresh token must still be saved.
+			shared = this.refreshManagedToken(current.email).finally(() => {
+				this.refreshPromises.delete(current.email);
+			});
+			this.refreshPromises.set(current.email, shared);
+		}
+		return abortable(shared, signal);
 	}
 
 	/**
 	 * Refreshes under a per-account cross-process lock: a refresh token is single use, so when
-	 * another pi process refreshed first we adopt its result instead of refreshing again.
+	 * another pi process refreshed first we adopt its result instead of refreshing again. The
+	 * refresh itself is bounded by `refreshTimeoutMs` (15 s); an answer that arrives later is still
+	 * saved, so a token spent by a slow server is not lost.
 	 */
-	private async refreshManagedToken(email: string, signal?: AbortSignal): Promise<string> {
+	private async refreshManagedToken(email: string): Promise<string> {
 		const lockPath = `${this.store.path}.refresh-${lockKey(email)}`;
 		return withFileLock(
 			lockPath,
 			async () => {
 				this.reloadFromDisk();
-				const stored = this.data.accounts.find((a) => a.email === email);
-				if (!stored) throw new Error(`${email} was removed by another pi window.`);
+				const stored = this.stored.accounts.find((a) => a.email === email);
+				if (!stored) {
+					throw new Error(
+						`${email} was removed (by another pi window?). Add it again with /multicodex use ${email}.`,
+					);
+				}
 				if (stored.needsReauth) {
 					throw new Error(`${email}: re-authentication required — run /multicodex reauth ${email}`);
 				}
 				if (this.now() < stored.expiresAt - TOKEN_EXPIRY_MARGIN_MS) return stored.accessToken;
+				const spentToken = stored.refreshToken;
+				const timeout = new AbortController();
+				const attempt = this.refreshTokenWith(spentToken, timeout.signal);
+				let timer: ReturnType<typeof setTimeout> | undefined;
 				let creds: CodexCredentials;
 				try {
-					creds = await this.refreshTokenWith(stored.refreshToken, signal);
+					creds = await Promise.race([
+						attempt,
+						new Promise<never>((_, reject) => {
+							timer = setTimeout(() => {
+								reject(new RefreshTimeoutError(this.refreshTimeoutMs));
+								timeout.abort();
+							}, this.refreshTimeoutMs);
+						}),
+					]);
 				} catch (error) {
-					this.markNeedsReauth(email);
-					throw new Error(
-						`token refresh for ${email} failed: ${this.redact(normalizeUnknownError(error))}. ` +
-							`Run /multicodex reauth ${email} to log in again.`,
-					);
+					if (error instanceof RefreshTimeoutError) {
+						attempt.then(
+							(late) => this.saveRefreshedTokens(email, spentToken, late),
+							() => undefined,
+						);
+					}
+					throw this.refreshFailure(email, error);
+				} finally {
+					clearTimeout(timer);
 				}
-				const accountId = credentialsAccountId(creds);
-				this.updateManaged((data) => {
-					const target = data.accounts.find((a) => a.email === email);
-					if (!target) return;
-					target.accessToken = creds.access;
-					target.refreshToken = creds.refresh;
-					target.expiresAt = creds.expires;
-					if (accountId) target.accountId = accountId;
-					target.needsReauth = undefined;
-				});
+				this.saveRefreshedTokens(email, spentToken, creds);
 				return creds.access;
 			},
-			{ signal, timeoutMs: 60_000 },
+			{ timeoutMs: REFRESH_LOCK_WAIT_MS, recordOwner: true },
+		);
+	}
+
+	/** Saves refreshed tokens, unless the account changed meanwhile (removed or logged in again). */
+	private saveRefreshedTokens(email: string, spentToken: string, creds: CodexCredentials): void {
+		rememberSecrets(creds.access, creds.refresh);
+		const accountId = credentialsAccountId(creds);
+		try {
+			this.updateManaged((data) => {
+				const target = data.accounts.find((a) => a.email === email);
+				if (!target || target.refreshToken !== spentToken) return;
+				target.accessToken = creds.access;
+				target.refreshToken = creds.refresh;
+				target.expiresAt = creds.expires;
+				if (accountId) target.accountId = accountId;
+				target.needsReauth = undefined;
+			});
+		} catch (error) {
+			this.warn(
+				`Multicodex: the refreshed login of ${email} could not be saved (${normalizeUnknownError(error)}); ` +
+					`if ${email} asks for a login later, run /multicodex reauth ${email}.`,
+			);
+		}
+	}
+
+	/**
+	 * The error a failed refresh becomes. A refused refresh token flags the account (a new login
+	 * is the only way back); a timeout, network error or server error does not, it is temporary.
+	 */
+	private refreshFailure(email: string, error: unknown): Error {
+		const reason = this.redact(normalizeUnknownError(error));
+		if (isTemporaryRefreshFailure(error, reason)) {
+			return new Error(
+				`token refresh for ${email} failed: ${reason}. This looks temporary (the OpenAI login ` +
+					`server did not answer properly); try again in a moment. If it keeps failing, run ` +
+					`/multicodex reauth ${email}.`,
+			);
+		}
+		this.markNeedsReauth(email);
+		return new Error(
+			`token refresh for ${email} failed: ${reason}. Run /multicodex reauth ${email} to log in again.`,
 		);
 	}
 

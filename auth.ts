@@ -1,7 +1,12 @@
 // Reading pi's own OpenAI Codex login from auth.json (read only: we never write pi's file)
 // and the identity claims inside a Codex access token.
 import type { OAuthCredentials } from "@mariozechner/pi-ai";
-import { getAgentAuthPath, isJsonObject, readJsonObjectFile } from "./provider-utils.ts";
+import {
+	getAgentAuthPath,
+	isJsonObject,
+	readJsonObjectFile,
+	rememberSecrets,
+} from "./provider-utils.ts";
 
 const IMPORTED_ACCOUNT_PREFIX = "OpenAI Codex";
 const PROFILE_CLAIM = "https://api.openai.com/profile";
@@ -64,11 +69,22 @@ export function parseImportedOpenAICodexAuth(
 	return { identifier, credentials: { access, refresh, expires, accountId } };
 }
 
-/** pi's login, or undefined when auth.json is missing, damaged or holds none. */
+/**
+ * pi's login, or undefined when auth.json is missing, unreadable, damaged or holds none (SPEC
+ * A1: anything else means "no pi-auth account"; pi itself reports a broken auth.json). Its
+ * tokens are remembered as secrets, so no later message can show them.
+ */
 export async function loadImportedOpenAICodexAuth(
 	path = getAgentAuthPath(),
 ): Promise<ImportedOpenAICodexAuth | undefined> {
-	const read = await readJsonObjectFile(path).catch(() => undefined);
-	if (read?.kind !== "ok") return undefined;
-	return parseImportedOpenAICodexAuth(read.value);
+	let read: Awaited<ReturnType<typeof readJsonObjectFile>>;
+	try {
+		read = await readJsonObjectFile(path);
+	} catch {
+		return undefined;
+	}
+	if (read.kind !== "ok") return undefined;
+	const imported = parseImportedOpenAICodexAuth(read.value);
+	if (imported) rememberSecrets(imported.credentials.access, imported.credentials.refresh);
+	return imported;
 }

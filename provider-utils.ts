@@ -121,11 +121,49 @@ export function createTimeoutController(
 	};
 }
 
+/**
+ * Waits for `promise`, but gives up as soon as `signal` aborts (the work itself goes on; use
+ * this where the work must not be cut short, e.g. a refresh that already spent its token).
+ */
+export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+	if (!signal) return promise;
+	if (signal.aborted) return Promise.reject(new Error("Request was aborted"));
+	return new Promise<T>((resolve, reject) => {
+		const onAbort = () => reject(new Error("Request was aborted"));
+		signal.addEventListener("abort", onAbort, { once: true });
+		promise.then(
+			(value) => {
+				signal.removeEventListener("abort", onAbort);
+				resolve(value);
+			},
+			(error: unknown) => {
+				signal.removeEventListener("abort", onAbort);
+				reject(error);
+			},
+		);
+	});
+}
+
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
 
+/**
+ * The message of anything thrown, with its causes (`fetch failed: connect ECONNREFUSED …`),
+ * so an error says what really failed.
+ */
 export function normalizeUnknownError(error: unknown): string {
+	let message = describeOne(error);
+	let cause = error instanceof Error ? error.cause : undefined;
+	for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+		const text = describeOne(cause);
+		if (text && !message.includes(text)) message = `${message}: ${text}`;
+		cause = cause instanceof Error ? cause.cause : undefined;
+	}
+	return message;
+}
+
+function describeOne(error: unknown): string {
 	if (error instanceof Error) return error.message || error.name;
 	if (typeof error === "string") return error;
 	try {
@@ -136,18 +174,44 @@ export function normalizeUnknownError(error: unknown): string {
 }
 
 const JWT_LIKE = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
-const BEARER = /(Bearer\s+)[^\s"',]+/gi;
+const BEARER = /(Bearer\s+)[^\s"',\\]+/gi;
+/** `"refresh_token": "…"`, `access=…`, also inside escaped JSON (`\"access_token\":\"…\"`). */
 const TOKEN_FIELDS =
-	/("?(?:access_token|refresh_token|id_token|accessToken|refreshToken|access|refresh)"?\s*[:=]\s*"?)[^"\s,}&]+/g;
+	/(\\?"?\b(?:access_token|refresh_token|id_token|accessToken|refreshToken|idToken|access|refresh)\\?"?\s*[:=]\s*\\?"?)(?!\[redacted\])[^"\\\s,}&]+/g;
+
+/** Every secret this process has read (tokens of stored accounts, pi's login), newest last. */
+const knownSecrets = new Set<string>();
+const MAX_KNOWN_SECRETS = 2000;
 
 /**
- * Removes anything that looks like a credential from a message before it is shown or logged.
- * `secrets` are exact strings known to be secret (the tokens of the accounts we hold).
+ * Remembers secrets so that every later message is scrubbed of them, wherever it is built.
+ * Called where tokens enter the process: reading the accounts file, pi's auth.json, a refresh.
+ */
+export function rememberSecrets(...secrets: Array<string | undefined>): void {
+	for (const secret of secrets) {
+		if (!secret || secret.length < 8) continue;
+		knownSecrets.delete(secret);
+		knownSecrets.add(secret);
+	}
+	while (knownSecrets.size > MAX_KNOWN_SECRETS) {
+		const oldest = knownSecrets.values().next().value;
+		if (oldest === undefined) break;
+		knownSecrets.delete(oldest);
+	}
+}
+
+/**
+ * Removes anything that looks like a credential from a message before it is shown or logged:
+ * every secret remembered by this process, `secrets` (exact strings known to be secret),
+ * JWT-shaped strings, bearer values and token fields of JSON or form bodies.
  */
 export function redactSecrets(message: string, secrets: Iterable<string> = []): string {
 	let out = message;
-	for (const secret of secrets) {
-		if (secret && secret.length >= 8) out = out.split(secret).join("[redacted]");
+	const all = [...secrets, ...knownSecrets].filter((s) => s && s.length >= 8);
+	// Longest first, so a token that contains another is removed whole.
+	all.sort((a, b) => b.length - a.length);
+	for (const secret of all) {
+		if (out.includes(secret)) out = out.split(secret).join("[redacted]");
 	}
 	return out
 		.replace(JWT_LIKE, "[redacted]")
