@@ -31,6 +31,7 @@ const MAX_USAGE_REQUESTS_IN_FLIGHT = 8;
 const USAGE_SAVE_DELAY_MS = 1000;
 
 type WarningHandler = (message: string) => void;
+type ChoiceOptions = { excludeEmails?: Set<string>; signal?: AbortSignal; sticky?: boolean };
 type StateChangeHandler = () => void;
 
 /**
@@ -86,11 +87,65 @@ function lockKey(email: string): string {
 	return createHash("sha256").update(email).digest("hex").slice(0, 16);
 }
 
+/**
+ * Changes made on the request path: applied in memory at once, saved a moment later (off the
+ * request path) under the file's lock, merged into whatever the file holds then.
+ */
+interface PendingAccountChanges {
+	activeEmail?: string;
+	/** Cooldown ends by account; the file keeps the later of its own and ours. */
+	cooldowns: Map<string, number>;
+	/** Cooldowns that had ended by this time are cleared. */
+	clearCooldownsEndedBy?: number;
+}
+
+function noPendingChanges(): PendingAccountChanges {
+	return { cooldowns: new Map() };
+}
+
+function hasPendingChanges(changes: PendingAccountChanges): boolean {
+	return (
+		changes.activeEmail !== undefined ||
+		changes.cooldowns.size > 0 ||
+		changes.clearCooldownsEndedBy !== undefined
+	);
+}
+
+/** Merges our changes into `data` (fresh from the file): never shortens another's cooldown. */
+function applyPendingChanges(data: StorageData, changes: PendingAccountChanges): void {
+	if (!hasPendingChanges(changes)) return;
+	const byEmail = new Map(data.accounts.map((account) => [account.email, account]));
+	for (const [email, until] of changes.cooldowns) {
+		const account = byEmail.get(email);
+		if (account) account.quotaExhaustedUntil = Math.max(account.quotaExhaustedUntil ?? 0, until);
+	}
+	const endedBy = changes.clearCooldownsEndedBy;
+	if (endedBy !== undefined) {
+		for (const account of data.accounts) {
+			if (account.quotaExhaustedUntil && account.quotaExhaustedUntil <= endedBy) {
+				account.quotaExhaustedUntil = undefined;
+			}
+		}
+	}
+	if (changes.activeEmail !== undefined && byEmail.has(changes.activeEmail)) {
+		data.activeEmail = changes.activeEmail;
+	}
+}
+
 export class AccountManager {
 	/** The managed accounts as last read or written; read them through `data`. */
 	private stored: StorageData = emptyStorage();
 	/** Set while `data` re-reads the file, so a warning raised meanwhile does not re-enter. */
 	private syncingWithDisk = false;
+	/** Set inside `withOneDiskCheck`: the file was just checked, reads of `data` need no stat. */
+	private isDiskCheckPaused = false;
+	/** Applied in memory, not yet in the file; saved by `saveTimer` or the next update. */
+	private pendingChanges = noPendingChanges();
+	private saveTimer?: ReturnType<typeof setImmediate>;
+	/** The list the last staleness scan found fully fresh, and until when it stays so. */
+	private freshUsage?: { accounts: Account[]; until: number };
+	/** Managed accounts plus pi's login as one list that keeps its identity while both do. */
+	private accountList?: { managed: Account[]; piAuth: Account; all: Account[] };
 	private piAuthAccount?: Account;
 	private readonly store: AccountStore;
 	private readonly state: ProcessState;
@@ -155,17 +210,7 @@ export class AccountManager {
 	 * read again, so every window sees it without a restart.
 	 */
 	private get data(): StorageData {
-		if (!this.syncingWithDisk && this.store.hasChangedOnDisk()) {
-			this.syncingWithDisk = true;
-			try {
-				this.adoptFromDisk(this.store.load());
-				queueMicrotask(() => this.notifyStateChanged());
-			} catch (error) {
-				this.warn(`Multicodex: ${normalizeUnknownError(error)}`);
-			} finally {
-				this.syncingWithDisk = false;
-			}
-		}
+		if (!this.isDiskCheckPaused) this.syncWithDisk();
 		return this.stored;
 	}
 
@@ -173,8 +218,53 @@ export class AccountManager {
 		this.stored = value;
 	}
 
-	/** Takes the file's data, keeping this window's choice of pi's login (never persisted). */
+	/** Re-reads the file when it changed since we last read or wrote it (one stat). */
+	private syncWithDisk(): void {
+		if (this.syncingWithDisk || !this.store.hasChangedOnDisk()) return;
+		this.syncingWithDisk = true;
+		try {
+			this.adoptFromDisk(this.store.load());
+			queueMicrotask(() => this.notifyStateChanged());
+		} catch (error) {
+			this.warn(`Multicodex: ${normalizeUnknownError(error)}`);
+		} finally {
+			this.syncingWithDisk = false;
+		}
+	}
+
+	/**
+	 * Runs `fn` (synchronous) with one look at the file for all of it: a choice among 1,000
+	 * accounts reads `data` many times, and a stat each time adds up.
+	 */
+	private withOneDiskCheck<T>(fn: () => T): T {
+		if (this.isDiskCheckPaused) return fn();
+		this.syncWithDisk();
+		this.isDiskCheckPaused = true;
+		try {
+			return fn();
+		} finally {
+			this.isDiskCheckPaused = false;
+		}
+	}
+
+	/** All accounts (as `getAccounts`), the same array while nothing changed, without a stat. */
+	private currentAccounts(): Account[] {
+		const managed = this.stored.accounts;
+		const piAuth = this.piAuthAccount;
+		if (!piAuth) return managed;
+		const known = this.accountList;
+		if (known?.managed === managed && known.piAuth === piAuth) return known.all;
+		const all = [...managed, piAuth];
+		this.accountList = { managed, piAuth, all };
+		return all;
+	}
+
+	/**
+	 * Takes the file's data, keeping this window's choice of pi's login (never persisted) and
+	 * the changes this window has made but not saved yet.
+	 */
 	private adoptFromDisk(next: StorageData): void {
+		applyPendingChanges(next, this.pendingChanges);
 		const piEmail = this.piAuthAccount?.email;
 		const keepPiActive =
 			piEmail !== undefined &&
@@ -348,7 +438,18 @@ export class AccountManager {
 
 	/** Applies a change to the managed accounts under the file lock, on fresh data. */
 	private updateManaged(mutate: (data: StorageData) => void): void {
-		this.data = this.store.update(mutate);
+		// Changes not saved yet go with this write, before the newer change.
+		const pending = this.pendingChanges;
+		this.pendingChanges = noPendingChanges();
+		try {
+			this.data = this.store.update((data) => {
+				applyPendingChanges(data, pending);
+				mutate(data);
+			});
+		} catch (error) {
+			this.pendingChanges = pending;
+			throw error;
+		}
 		for (const account of this.stored.accounts) {
 			rememberSecrets(account.accessToken, account.refreshToken);
 		}
@@ -363,9 +464,40 @@ export class AccountManager {
 			return;
 		}
 		if (this.data.activeEmail === email) return;
-		this.updateManaged((data) => {
-			data.activeEmail = email;
+		// In effect at once; saved a moment later, off the request path.
+		this.stored = { ...this.stored, activeEmail: email };
+		this.pendingChanges.activeEmail = email;
+		this.scheduleSave();
+		this.notifyStateChanged();
+	}
+
+	/** Saves the pending changes once the current work is done (coalesced, next loop turn). */
+	private scheduleSave(): void {
+		if (this.saveTimer) return;
+		this.saveTimer = setImmediate(() => {
+			this.saveTimer = undefined;
+			this.savePendingChanges();
 		});
+	}
+
+	/** Writes the changes made in memory only, now, under the lock on fresh data. */
+	private writePendingChanges(): void {
+		if (this.saveTimer) clearImmediate(this.saveTimer);
+		this.saveTimer = undefined;
+		if (hasPendingChanges(this.pendingChanges)) this.updateManaged(() => undefined);
+	}
+
+	/** As `writePendingChanges`; a failure is reported and the changes kept for the next write. */
+	private savePendingChanges(): void {
+		try {
+			this.writePendingChanges();
+		} catch (error) {
+			this.warn(
+				`Multicodex: could not save the active account and cooldowns to ${this.store.path} ` +
+					`(${normalizeUnknownError(error)}); this window keeps them and saves them with the ` +
+					"next change.",
+			);
+		}
 	}
 
 	setManualAccount(email: string): void {
@@ -428,18 +560,30 @@ export class AccountManager {
 		return true;
 	}
 
+	/** Cools an account down until `until` and saves that before returning. */
 	markExhausted(email: string, until: number): void {
+		if (this.coolDown(email, until)) this.writePendingChanges();
+	}
+
+	/**
+	 * Cools an account down in memory at once (the retry and the footer see it) and saves it a
+	 * moment later, off the request path; other pi windows read it from the file within
+	 * milliseconds. Returns whether there is something to save (pi's login is never saved).
+	 */
+	private coolDown(email: string, until: number): boolean {
 		const account = this.getAccount(email);
-		if (!account) return;
+		if (!account) return false;
 		if (this.isPiAuthAccount(account)) {
 			account.quotaExhaustedUntil = until;
 			this.notifyStateChanged();
-			return;
+			return false;
 		}
-		this.updateManaged((data) => {
-			const stored = data.accounts.find((a) => a.email === email);
-			if (stored) stored.quotaExhaustedUntil = Math.max(stored.quotaExhaustedUntil ?? 0, until);
-		});
+		account.quotaExhaustedUntil = Math.max(account.quotaExhaustedUntil ?? 0, until);
+		const cooldowns = this.pendingChanges.cooldowns;
+		cooldowns.set(email, Math.max(cooldowns.get(email) ?? 0, until));
+		this.scheduleSave();
+		this.notifyStateChanged();
+		return true;
 	}
 
 	clearAllQuotaExhaustion(): number {
@@ -459,21 +603,23 @@ export class AccountManager {
 		return cleared;
 	}
 
+	/** Clears cooldowns that have ended, in memory at once; the file follows a moment later. */
 	private clearExpiredExhaustion(now: number): void {
 		if (this.piAuthAccount?.quotaExhaustedUntil && this.piAuthAccount.quotaExhaustedUntil <= now) {
 			this.piAuthAccount.quotaExhaustedUntil = undefined;
 		}
-		const expired = this.data.accounts.some(
-			(a) => a.quotaExhaustedUntil && a.quotaExhaustedUntil <= now,
-		);
-		if (!expired) return;
-		this.updateManaged((data) => {
-			for (const account of data.accounts) {
-				if (account.quotaExhaustedUntil && account.quotaExhaustedUntil <= now) {
-					account.quotaExhaustedUntil = undefined;
-				}
+		let cleared = false;
+		for (const account of this.data.accounts) {
+			if (account.quotaExhaustedUntil && account.quotaExhaustedUntil <= now) {
+				account.quotaExhaustedUntil = undefined;
+				cleared = true;
 			}
-		});
+		}
+		if (!cleared) return;
+		const pending = this.pendingChanges;
+		pending.clearCooldownsEndedBy = Math.max(pending.clearCooldownsEndedBy ?? 0, now);
+		this.scheduleSave();
+		this.notifyStateChanged();
 	}
 
 	private markNeedsReauth(email: string): void {
@@ -542,9 +688,10 @@ export class AccountManager {
 		this.usageSaveTimer.unref?.();
 	}
 
-	/** Writes the usage snapshots now (also called when the session ends). */
+	/** Writes pending usage snapshots now (also when the session ends); nothing new, no write. */
 	flushUsageCache(): void {
-		if (this.usageSaveTimer) clearTimeout(this.usageSaveTimer);
+		if (!this.usageSaveTimer) return;
+		clearTimeout(this.usageSaveTimer);
 		this.usageSaveTimer = undefined;
 		try {
 			const known = new Set(this.getAccounts().map((a) => a.email));
@@ -554,10 +701,14 @@ export class AccountManager {
 		}
 	}
 
-	/** Cancels background usage requests (pi is shutting the session down). */
+	/**
+	 * Cancels background usage requests and saves what is still pending: the active account,
+	 * cooldowns and usage snapshots (pi is shutting the session down).
+	 */
 	cancelBackgroundWork(): void {
 		this.background.abort(new Error("session ended"));
 		this.background = new AbortController();
+		this.savePendingChanges();
 		this.flushUsageCache();
 	}
 
@@ -634,15 +785,35 @@ export class AccountManager {
 		);
 	}
 
+	/**
+	 * Refreshes (in the background) the accounts whose cached usage is older than 5 minutes.
+	 * Once a list was found fresh, it is not scanned again until its earliest usage can expire.
+	 */
 	async refreshUsageIfStale(
 		accounts: Account[],
 		options?: { signal?: AbortSignal },
 	): Promise<void> {
 		const now = this.now();
-		const stale = accounts.filter((account) => !this.isUsageFresh(account.email, now));
-		await Promise.all(
-			stale.map((account) => this.refreshUsageForAccount(account, { force: true, ...options })),
-		);
+		const known = this.freshUsage;
+		if (known?.accounts === accounts && now < known.until) return;
+		const refreshes = this.withOneDiskCheck(() => {
+			const stale: Promise<unknown>[] = [];
+			let until = Number.POSITIVE_INFINITY;
+			for (const account of accounts) {
+				// A flagged account's usage is never fetched (refreshUsageForAccount skips it too).
+				if (account.needsReauth) continue;
+				const fetchedAt = this.state.usageCache.get(account.email)?.fetchedAt;
+				if (fetchedAt !== undefined && now - fetchedAt < USAGE_CACHE_TTL_MS) {
+					until = Math.min(until, fetchedAt + USAGE_CACHE_TTL_MS);
+				} else {
+					stale.push(this.refreshUsageForAccount(account, { force: true, ...options }));
+				}
+			}
+			// Only a scan that found nothing to fetch may be skipped next time.
+			this.freshUsage = stale.length === 0 ? { accounts, until } : undefined;
+			return stale;
+		});
+		await Promise.all(refreshes);
 	}
 
 	// -- selection ----------------------------------------------------------------
@@ -661,27 +832,33 @@ export class AccountManager {
 	 * endpoint never holds a request: stale usage is refreshed in the background, and only when
 	 * nothing at all is known does the choice wait, briefly, for the first answers (B5).
 	 */
-	async activateBestAccount(options?: {
-		excludeEmails?: Set<string>;
-		signal?: AbortSignal;
-		sticky?: boolean;
-	}): Promise<Account | undefined> {
-		const now = this.now();
-		this.clearExpiredExhaustion(now);
-		const accounts = this.getAccounts();
-		const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
-		if (!accounts.some((a) => this.state.usageCache.has(a.email))) {
-			let timer: ReturnType<typeof setTimeout> | undefined;
-			await Promise.race([
-				refresh,
-				new Promise<void>((resolve) => {
-					timer = setTimeout(resolve, SELECTION_USAGE_WAIT_MS);
-				}),
-			]);
-			clearTimeout(timer);
-		}
+	async activateBestAccount(options?: ChoiceOptions): Promise<Account | undefined> {
+		// One look at the file for the whole choice (a second only after waiting for usage).
+		const first = this.withOneDiskCheck(() => {
+			this.clearExpiredExhaustion(this.now());
+			const accounts = this.currentAccounts();
+			const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
+			if (accounts.some((a) => this.state.usageCache.has(a.email))) {
+				return { selected: this.chooseAndActivate(options) };
+			}
+			return { refresh };
+		});
+		if ("selected" in first) return first.selected;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		await Promise.race([
+			first.refresh,
+			new Promise<void>((resolve) => {
+				timer = setTimeout(resolve, SELECTION_USAGE_WAIT_MS);
+			}),
+		]);
+		clearTimeout(timer);
+		return this.withOneDiskCheck(() => this.chooseAndActivate(options));
+	}
+
+	/** The choice itself (A3 with B6's policy) on the data in memory; activates the result. */
+	private chooseAndActivate(options?: ChoiceOptions): Account | undefined {
 		const settings = this.rotation;
-		const selected = chooseAccount(this.getAccounts(), this.state.usageCache, {
+		const selected = chooseAccount(this.currentAccounts(), this.state.usageCache, {
 			excludeEmails: options?.excludeEmails,
 			now: this.now(),
 			strategy: settings.strategy,
@@ -709,13 +886,14 @@ export class AccountManager {
 
 	/**
 	 * Fast quota handling from what the answer itself said (B3): no request waits for a usage
-	 * fetch. Returns a message for the user when the account cannot be used at all.
+	 * fetch, nor for the cooldown to be written (it is in effect at once, in the file a moment
+	 * later). Returns a message for the user when the account cannot be used at all.
 	 */
 	applyQuotaSignal(account: Account, signal: QuotaSignal): string | undefined {
 		const now = this.now();
 		if (signal.usage) this.recordUsage(account.email, signal.usage);
 		if (signal.kind === "usage_not_included") {
-			this.markExhausted(account.email, now + NOT_INCLUDED_COOLDOWN_MS);
+			this.coolDown(account.email, now + NOT_INCLUDED_COOLDOWN_MS);
 			return (
 				`Multicodex: ${account.email} cannot use Codex (its ChatGPT plan does not include it); ` +
 				`it is skipped for 24 h. Remove it with /multicodex accounts if that is permanent.`
@@ -726,13 +904,13 @@ export class AccountManager {
 				? RATE_LIMIT_COOLDOWN_MS
 				: this.rotation.fallbackCooldownMinutes * 60_000;
 		const known = signal.resetAt ?? getNextResetAt(this.state.usageCache.get(account.email));
-		this.markExhausted(account.email, known && known > now ? known : now + fallback);
+		this.coolDown(account.email, known && known > now ? known : now + fallback);
 		if (signal.kind === "usage_limit_reached" && signal.resetAt === undefined) {
 			// The answer had no reset time: learn it in the background and correct the cooldown.
 			void this.refreshUsageForAccount(account, { force: true })
 				.then((usage) => {
 					const resetAt = getNextResetAt(usage);
-					if (resetAt && resetAt > this.now()) this.markExhausted(account.email, resetAt);
+					if (resetAt && resetAt > this.now()) this.coolDown(account.email, resetAt);
 				})
 				.catch((error: unknown) =>
 					this.warn(

@@ -2,10 +2,8 @@
 // to the module that owns it.
 import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AutocompleteItem } from "@mariozechner/pi-tui";
-import { runAccounts, runReauth, runRefresh, runShow } from "./account-commands.ts";
 import type { AccountManager } from "./account-manager.ts";
 import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
-import { runFooter } from "./footer-command.ts";
 import {
 	HELP_TEXT,
 	RESET_TARGETS,
@@ -15,7 +13,6 @@ import {
 	runVerify,
 } from "./maintenance-commands.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
-import { runRotation } from "./rotation-command.ts";
 import type { UsageStatusController } from "./status.ts";
 
 export { HELP_TEXT, RESET_TARGETS };
@@ -113,20 +110,22 @@ async function runSubcommand(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 ): Promise<void> {
+	// The flows with panels and logins load on first use: most pi runs never open them, and
+	// every module pi's extension loader reads at start-up costs start-up time.
 	switch (subcommand) {
 		case "accounts":
 		case "use":
-			return runAccounts(ctx, deps, rest);
+			return (await import("./account-commands.ts")).runAccounts(ctx, deps, rest);
 		case "show":
-			return runShow(ctx, deps);
+			return (await import("./account-commands.ts")).runShow(ctx, deps);
 		case "refresh":
-			return runRefresh(ctx, deps, rest);
+			return (await import("./account-commands.ts")).runRefresh(ctx, deps, rest);
 		case "reauth":
-			return runReauth(ctx, deps, rest);
+			return (await import("./account-commands.ts")).runReauth(ctx, deps, rest);
 		case "footer":
-			return runFooter(ctx, deps);
+			return (await import("./footer-command.ts")).runFooter(ctx, deps);
 		case "rotation":
-			return runRotation(ctx, deps);
+			return (await import("./rotation-command.ts")).runRotation(ctx, deps);
 		case "verify":
 			return runVerify(ctx, deps);
 		case "path":

@@ -3,7 +3,12 @@
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import { AccountManager, createProcessState, type ProcessState } from "./account-manager.ts";
 import { registerCommands } from "./commands.ts";
-import { prepareAccounts, refreshAndActivateBestAccount } from "./hooks.ts";
+import {
+	keepOrClearManualPin,
+	prepareAccounts,
+	refreshAndActivateBestAccount,
+	warnAboutReauth,
+} from "./hooks.ts";
 import { createPiLoginGuard } from "./pi-login-guard.ts";
 import { buildMulticodexProviderConfig, PROVIDER_ID } from "./provider.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
@@ -62,12 +67,20 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		accountManager.resetSessionWarnings();
 		accountManager.setRotationSettings(await loadRotationSettingsOrDefault(warn));
 		await prepareAccounts(accountManager);
-		void refreshAndActivateBestAccount(accountManager, warn, isCancelled).catch((error) =>
-			warn(`Multicodex: start-up refresh failed: ${String(error)}`),
-		);
-		statusController.startAutoRefresh();
+		warnAboutReauth(accountManager, warn);
+		if (!ctx.hasUI) {
+			// Print and json runs show no footer: the request itself fetches what its choice needs,
+			// so a short scripted run makes no usage requests of its own.
+			keepOrClearManualPin(accountManager);
+			return;
+		}
 		await statusController.loadPreferences(ctx);
-		if (!isCancelled()) void statusController.refreshFor(ctx);
+		if (isCancelled()) return;
+		statusController.startAutoRefresh();
+		void statusController.refreshFor(ctx);
+		void refreshAndActivateBestAccount(accountManager, isCancelled).catch((error) =>
+			warn(`Multicodex: start-up refresh failed: ${normalizeUnknownError(error)}`),
+		);
 	});
 
 	pi.on("turn_end", (_event, ctx) => {

@@ -10,9 +10,21 @@
 // removes a stale lock folder with rmdir, which needs it empty.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
-import lockfile from "proper-lockfile";
+import type ProperLockfile from "proper-lockfile";
+
+let properLockfile: typeof ProperLockfile | undefined;
+
+/**
+ * proper-lockfile, loaded on the first lock through Node's own `require`: most pi runs never
+ * write our files, and importing it through pi's extension loader costs start-up time.
+ */
+function lockfileLib(): typeof ProperLockfile {
+	properLockfile ??= createRequire(import.meta.url)("proper-lockfile") as typeof ProperLockfile;
+	return properLockfile;
+}
 
 const STALE_MS = 30_000;
 const WAIT_TIMEOUT_MS = 15_000;
@@ -273,7 +285,7 @@ export function withFileLockSync<T>(path: string, fn: () => T, options: FileLock
 	let release: (() => void) | undefined;
 	while (!release) {
 		try {
-			release = lockfile.lockSync(path, lockOptions(path, options));
+			release = lockfileLib().lockSync(path, lockOptions(path, options));
 		} catch (error) {
 			if (!isLockBusy(error)) throw error;
 			if (options.recordOwner && breakAbandonedLock(path)) continue;
@@ -305,7 +317,7 @@ export async function withFileLock<T>(
 	while (!release) {
 		if (options.signal?.aborted) throw new Error("Request was aborted");
 		try {
-			release = await lockfile.lock(path, lockOptions(path, options));
+			release = await lockfileLib().lock(path, lockOptions(path, options));
 		} catch (error) {
 			if (!isLockBusy(error)) throw error;
 			if (options.recordOwner && breakAbandonedLock(path)) continue;

@@ -19,23 +19,28 @@ export async function prepareAccounts(accountManager: AccountManager): Promise<v
 	}
 }
 
-/** Background work after start: usage of every account, re-auth warning, best account. */
+/** Warns once per session about accounts that need a new login, with the repair command. */
+export function warnAboutReauth(accountManager: AccountManager, warn: WarningHandler): void {
+	const needsReauth = accountManager.getAccountsNeedingReauth();
+	if (needsReauth.length === 0) return;
+	const hints = needsReauth.map((a) => `${a.email} (${accountManager.repairCommandFor(a)})`);
+	warn(`Multicodex: ${needsReauth.length} account(s) need re-authentication: ${hints.join(", ")}`);
+}
+
+/** A manual pin stays while its account is usable; otherwise it is cleared (A6). */
+export function keepOrClearManualPin(accountManager: AccountManager): boolean {
+	if (accountManager.getAvailableManualAccount()) return true;
+	if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
+	return false;
+}
+
+/** Background work after start with a UI: usage of every account, then the best account. */
 export async function refreshAndActivateBestAccount(
 	accountManager: AccountManager,
-	warn: WarningHandler,
 	isCancelled: () => boolean,
 ): Promise<void> {
 	await accountManager.refreshUsageForAllAccounts();
-	if (isCancelled()) return;
-	const needsReauth = accountManager.getAccountsNeedingReauth();
-	if (needsReauth.length > 0) {
-		const hints = needsReauth.map((a) => `${a.email} (${accountManager.repairCommandFor(a)})`);
-		warn(
-			`Multicodex: ${needsReauth.length} account(s) need re-authentication: ${hints.join(", ")}`,
-		);
-	}
-	if (accountManager.getAvailableManualAccount()) return;
-	if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
+	if (isCancelled() || keepOrClearManualPin(accountManager)) return;
 	// Sticky: when a request already chose an account in this session, keep it.
 	await accountManager.activateBestAccount({ sticky: true });
 }

@@ -21,7 +21,6 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { z } from "zod";
 import { withFileLockSync } from "./file-lock.ts";
 import {
 	getAgentPath,
@@ -29,35 +28,18 @@ import {
 	normalizeUnknownError,
 	rememberSecrets,
 } from "./provider-utils.ts";
+import {
+	type Account,
+	getStorageSchemas,
+	parseCurrentStorage,
+	type StorageData,
+} from "./storage-schema.ts";
 
 export const CURRENT_VERSION = 1;
 export const STORAGE_FILE_NAME = "codex-accounts.json";
 export const SCHEMA_URL = "https://unpkg.com/pi-multicodex-plus/schemas/codex-accounts.schema.json";
 
-export const AccountSchema = z
-	.object({
-		email: z.string().min(1).meta({ description: "Account identifier (usually an e-mail)" }),
-		accessToken: z.string().min(1).meta({ description: "OAuth access token (JWT)" }),
-		refreshToken: z.string().min(1).meta({ description: "OAuth refresh token" }),
-		expiresAt: z.number().meta({ description: "Access token expiry (ms since epoch)" }),
-		accountId: z.string().optional().meta({ description: "ChatGPT account id" }),
-		lastUsed: z.number().optional().meta({ description: "Last manual selection (ms)" }),
-		quotaExhaustedUntil: z.number().optional().meta({ description: "Quota cooldown end (ms)" }),
-		needsReauth: z.boolean().optional().meta({ description: "Needs a new login" }),
-	})
-	.meta({ id: "Account", description: "A managed OpenAI Codex account" });
-
-export const StorageSchema = z
-	.object({
-		$schema: z.string().optional().meta({ description: "JSON Schema reference for editors" }),
-		version: z.number().int().positive().meta({ description: "Storage format version" }),
-		accounts: z.array(AccountSchema).meta({ description: "Managed accounts" }),
-		activeEmail: z.string().optional().meta({ description: "Identifier of the active account" }),
-	})
-	.meta({ id: "MultiCodexStorage", description: "MultiCodex managed account storage" });
-
-export type Account = z.infer<typeof AccountSchema>;
-export type StorageData = z.infer<typeof StorageSchema>;
+export type { Account, StorageData } from "./storage-schema.ts";
 
 const LEGACY_ACCOUNT_FIELDS = ["importSource", "importMode", "importFingerprint"] as const;
 
@@ -117,7 +99,10 @@ export function migrateStorage(raw: unknown): MigrationResult {
 		record.version = CURRENT_VERSION;
 		needsRewrite = true;
 	}
-	const whole = StorageSchema.safeParse(record);
+	// A healthy file needs no zod: the fast check gives what the schema would.
+	const current = parseCurrentStorage(record);
+	if (current) return { data: current, needsRewrite, droppedAccounts: 0, salvaged: false };
+	const whole = getStorageSchemas().storage.safeParse(record);
 	if (whole.success) {
 		return { data: whole.data, needsRewrite, droppedAccounts: 0, salvaged: false };
 	}
@@ -130,7 +115,7 @@ function salvageEntries(entries: unknown[], activeEmail: unknown): MigrationResu
 	for (const entry of entries) {
 		const candidate = isJsonObject(entry) ? { ...entry } : entry;
 		if (isJsonObject(candidate)) for (const key of LEGACY_ACCOUNT_FIELDS) delete candidate[key];
-		const parsed = AccountSchema.safeParse(candidate);
+		const parsed = getStorageSchemas().account.safeParse(candidate);
 		if (parsed.success && !accounts.some((a) => a.email === parsed.data.email)) {
 			accounts.push(parsed.data);
 		}
@@ -331,6 +316,12 @@ export class AccountStore {
 	private readonly backedUp = new Map<string, string>();
 	/** Path and signature of the file as this store last read or wrote it. */
 	private lastSeen?: { path: string; signature: string };
+	/**
+	 * The text this store last read (healthy) or wrote, with its data: a file whose content is
+	 * unchanged is not parsed and validated again. Compared by content, not by stat signature,
+	 * because updates rely on it under the lock and a reused inode can repeat a signature.
+	 */
+	private lastRead?: { path: string; text: string; data: StorageData };
 
 	constructor(options: AccountStoreOptions = {}) {
 		this.resolvePath = options.path ?? (() => getAgentPath(STORAGE_FILE_NAME));
@@ -392,7 +383,10 @@ export class AccountStore {
 				const before = serializeStorage(fresh.data);
 				mutate(fresh.data);
 				const after = serializeStorage(fresh.data);
-				if (after !== before || fresh.needsRewrite) this.write(path, after);
+				if (after !== before || fresh.needsRewrite) {
+					this.write(path, after);
+					this.lastRead = { path, text: after, data: copyStorage(fresh.data) };
+				}
 				return fresh.data;
 			},
 			LOCK_OPTIONS,
@@ -425,6 +419,12 @@ export class AccountStore {
 		if (read.text === undefined) {
 			return { data: emptyStorage(), needsRewrite: false, droppedAccounts: 0, salvaged: false };
 		}
+		const known = this.lastRead;
+		if (known?.path === path && known.text === read.text) {
+			// Same bytes as last time: same data (its secrets were remembered then).
+			const data = copyStorage(known.data);
+			return { data, needsRewrite: false, droppedAccounts: 0, salvaged: false };
+		}
 		const parsed = parseJsonText(read.text);
 		let result: MigrationResult;
 		let reason: string;
@@ -443,6 +443,9 @@ export class AccountStore {
 		}
 		if (result.salvaged && underLock) {
 			this.keepDamagedCopy(path, read.text, reason, result.data.accounts.length);
+		}
+		if (!result.salvaged && !result.needsRewrite) {
+			this.lastRead = { path, text: read.text, data: copyStorage(result.data) };
 		}
 		return result;
 	}
@@ -469,6 +472,11 @@ export class AccountStore {
 }
 
 const LOCK_OPTIONS = { recordOwner: true } as const;
+
+/** A copy callers may change freely (an account holds only plain values). */
+function copyStorage(data: StorageData): StorageData {
+	return { ...data, accounts: data.accounts.map((account) => ({ ...account })) };
+}
 
 function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
 	try {

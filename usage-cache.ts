@@ -1,9 +1,10 @@
 // The last known usage of each account, kept in `codex-usage-cache.json` next to the accounts
 // file so a new pi process has numbers (for the first choice and the footer) before any usage
 // request returns. It holds no secret; entries are merged by newest `fetchedAt` under the lock.
-import { withFileLockSync } from "./file-lock.ts";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { getAgentPath, isJsonObject, readJsonObjectFileSync } from "./provider-utils.ts";
-import { writePrivateFileAtomic } from "./storage.ts";
 import type { CodexUsageSnapshot, CodexUsageWindow } from "./usage.ts";
 
 export const USAGE_CACHE_FILE_NAME = "codex-usage-cache.json";
@@ -48,20 +49,27 @@ export class UsageCacheFile {
 		}
 	}
 
-	/** Merges `snapshots` into the file, keeping the newer entry per account. */
+	/**
+	 * Merges `snapshots` into the file, keeping the newer entry per account. It is only a
+	 * cache: no lock and no fsync (a lost race costs one usage request, never an account); the
+	 * rename keeps the file whole for every reader.
+	 */
 	save(snapshots: Map<string, CodexUsageSnapshot>, knownEmails: Set<string>): void {
 		const path = this.path;
-		withFileLockSync(path, () => {
-			const merged = this.load();
-			for (const [email, snapshot] of snapshots) {
-				const existing = merged.get(email);
-				if (!existing || existing.fetchedAt <= snapshot.fetchedAt) merged.set(email, snapshot);
-			}
-			const accounts: Record<string, CodexUsageSnapshot> = {};
-			for (const [email, snapshot] of merged) {
-				if (knownEmails.has(email)) accounts[email] = snapshot;
-			}
-			writePrivateFileAtomic(path, `${JSON.stringify({ version: 1, accounts }, null, 2)}\n`);
+		const merged = this.load();
+		for (const [email, snapshot] of snapshots) {
+			const existing = merged.get(email);
+			if (!existing || existing.fetchedAt <= snapshot.fetchedAt) merged.set(email, snapshot);
+		}
+		const accounts: Record<string, CodexUsageSnapshot> = {};
+		for (const [email, snapshot] of merged) {
+			if (knownEmails.has(email)) accounts[email] = snapshot;
+		}
+		mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+		const tempPath = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+		writeFileSync(tempPath, `${JSON.stringify({ version: 1, accounts }, null, 2)}\n`, {
+			mode: 0o600,
 		});
+		renameSync(tempPath, path);
 	}
 }

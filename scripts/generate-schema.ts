@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { StorageSchema } from "../storage.ts";
+import { getStorageSchemas } from "../storage-schema.ts";
 
 export const SCHEMA_PATH = join(
 	dirname(fileURLToPath(import.meta.url)),
@@ -14,7 +14,7 @@ export const SCHEMA_PATH = join(
 );
 
 export function renderStorageJsonSchema(): string {
-	const schema = z.toJSONSchema(StorageSchema, { target: "draft-2020-12" });
+	const schema = z.toJSONSchema(getStorageSchemas().storage, { target: "draft-2020-12" });
 	return `${JSON.stringify(schema, null, "\t")}\n`;
 }
 

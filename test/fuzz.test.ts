@@ -3,6 +3,7 @@
 // classification of HTTP answers, SSE/WebSocket events and error text, and command arguments.
 // Every case must finish without an uncaught exception and lose nothing that was valid. A
 // failure names its seed and case, so it can be replayed.
+
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,14 +18,8 @@ import {
 	isQuotaErrorMessage,
 } from "../quota.ts";
 import { normalizeRotationSettings, ROTATION_STRATEGIES } from "../rotation-settings.ts";
-import {
-	type Account,
-	AccountSchema,
-	AccountStore,
-	migrateStorage,
-	StorageSchema,
-	serializeStorage,
-} from "../storage.ts";
+import { type Account, AccountStore, migrateStorage, serializeStorage } from "../storage.ts";
+import { getStorageSchemas } from "../storage-schema.ts";
 import {
 	type CodexUsageWindow,
 	parseCodexRateLimitHeaders,
@@ -209,7 +204,7 @@ function validAccountsIn(document: unknown): Account[] {
 		if (!entry || typeof entry !== "object" || Array.isArray(entry)) continue;
 		const copy = { ...(entry as Record<string, unknown>) };
 		delete copy.importSource;
-		const parsed = AccountSchema.safeParse(copy);
+		const parsed = getStorageSchemas().account.safeParse(copy);
 		if (parsed.success && !kept.some((a) => a.email === parsed.data.email)) kept.push(parsed.data);
 	}
 	return kept;
@@ -271,7 +266,7 @@ describe("fuzz", { timeout: 60_000 }, () => {
 		fuzz("migrate", 2100, (random) => {
 			const document = asJson(randomAccountsDocument(random));
 			const result = migrateStorage(document);
-			expect(StorageSchema.safeParse(result.data).success).toBe(true);
+			expect(getStorageSchemas().storage.safeParse(result.data).success).toBe(true);
 			const kept = new Set(result.data.accounts.map((a) => a.email));
 			for (const account of validAccountsIn(document)) expect(kept.has(account.email)).toBe(true);
 			// Serialising and reading again changes nothing.
@@ -310,7 +305,7 @@ describe("fuzz", { timeout: 60_000 }, () => {
 				const warnings: string[] = [];
 				const store = new AccountStore({ path: () => file, onWarning: (m) => warnings.push(m) });
 				const data = store.load();
-				expect(StorageSchema.safeParse(data).success).toBe(true);
+				expect(getStorageSchemas().storage.safeParse(data).success).toBe(true);
 				const backups = readdirSync(dir).filter((n) => n.startsWith(`case-${index}.json.damaged-`));
 				if (text === good) {
 					expect(data.accounts).toEqual(accounts);

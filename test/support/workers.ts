@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const NODE22 = join(REPO, "tools/node22/node_modules/.bin/node");
@@ -40,6 +40,9 @@ export async function bundleWorkers(outDir: string): Promise<WorkerBundle> {
 		target: "node20",
 		logLevel: "error" as const,
 		external: ["@mariozechner/*", "@earendil-works/*"],
+		// The sources load zod and proper-lockfile on first use with `createRequire(import.meta
+		// .url)`; in a CommonJS bundle that URL must still point into the repo to find them.
+		define: { "import.meta.url": JSON.stringify(pathToFileURL(join(REPO, "storage.ts")).href) },
 	};
 	const storeWorker = join(outDir, "store-worker.cjs");
 	const killableWriter = join(outDir, "killable-writer.cjs");

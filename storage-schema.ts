@@ -1,0 +1,111 @@
+// The format of `codex-accounts.json`, defined once with zod (the JSON schema in schemas/ is
+// generated from it). zod is loaded on first use only, through Node's own `require`: importing
+// it through pi's extension loader cost more than a healthy start needs (a healthy file is
+// checked by `parseCurrentStorage`, which a test keeps in agreement with this schema).
+import { createRequire } from "node:module";
+import type { z } from "zod";
+import { isJsonObject } from "./provider-utils.ts";
+
+type Zod = typeof z;
+
+function buildSchemas(zod: Zod) {
+	const account = zod
+		.object({
+			email: zod.string().min(1).meta({ description: "Account identifier (usually an e-mail)" }),
+			accessToken: zod.string().min(1).meta({ description: "OAuth access token (JWT)" }),
+			refreshToken: zod.string().min(1).meta({ description: "OAuth refresh token" }),
+			expiresAt: zod.number().meta({ description: "Access token expiry (ms since epoch)" }),
+			accountId: zod.string().optional().meta({ description: "ChatGPT account id" }),
+			lastUsed: zod.number().optional().meta({ description: "Last manual selection (ms)" }),
+			quotaExhaustedUntil: zod.number().optional().meta({ description: "Quota cooldown end (ms)" }),
+			needsReauth: zod.boolean().optional().meta({ description: "Needs a new login" }),
+		})
+		.meta({ id: "Account", description: "A managed OpenAI Codex account" });
+	const storage = zod
+		.object({
+			$schema: zod.string().optional().meta({ description: "JSON Schema reference for editors" }),
+			version: zod.number().int().positive().meta({ description: "Storage format version" }),
+			accounts: zod.array(account).meta({ description: "Managed accounts" }),
+			activeEmail: zod
+				.string()
+				.optional()
+				.meta({ description: "Identifier of the active account" }),
+		})
+		.meta({ id: "MultiCodexStorage", description: "MultiCodex managed account storage" });
+	return { account, storage };
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
+export type Account = z.infer<Schemas["account"]>;
+export type StorageData = z.infer<Schemas["storage"]>;
+
+let schemas: Schemas | undefined;
+
+/** The zod schemas (loads zod on first call). */
+export function getStorageSchemas(): Schemas {
+	if (!schemas) {
+		const zod = (createRequire(import.meta.url)("zod") as { z: Zod }).z;
+		schemas = buildSchemas(zod);
+	}
+	return schemas;
+}
+
+const ACCOUNT_STRINGS = ["email", "accessToken", "refreshToken"] as const;
+
+function isNonEmptyString(value: unknown): value is string {
+	return typeof value === "string" && value.length > 0;
+}
+
+function isOptional(value: unknown, type: "string" | "number" | "boolean"): boolean {
+	return value === undefined || typeof value === type;
+}
+
+function parseAccountFast(value: unknown): Account | undefined {
+	if (!isJsonObject(value)) return undefined;
+	for (const key of ACCOUNT_STRINGS) if (!isNonEmptyString(value[key])) return undefined;
+	if (typeof value.expiresAt !== "number" || !Number.isFinite(value.expiresAt)) return undefined;
+	if (!isOptional(value.accountId, "string")) return undefined;
+	for (const key of ["lastUsed", "quotaExhaustedUntil"] as const) {
+		const n = value[key];
+		if (n !== undefined && (typeof n !== "number" || !Number.isFinite(n))) return undefined;
+	}
+	if (!isOptional(value.needsReauth, "boolean")) return undefined;
+	const account: Account = {
+		email: value.email as string,
+		accessToken: value.accessToken as string,
+		refreshToken: value.refreshToken as string,
+		expiresAt: value.expiresAt,
+	};
+	if (value.accountId !== undefined) account.accountId = value.accountId as string;
+	if (value.lastUsed !== undefined) account.lastUsed = value.lastUsed as number;
+	if (value.quotaExhaustedUntil !== undefined) {
+		account.quotaExhaustedUntil = value.quotaExhaustedUntil as number;
+	}
+	if (value.needsReauth !== undefined) account.needsReauth = value.needsReauth as boolean;
+	return account;
+}
+
+/**
+ * What `StorageSchema.parse` gives for a document in the current format, without loading zod;
+ * undefined when the document is not one (then zod decides, see `migrateStorage`).
+ */
+export function parseCurrentStorage(document: unknown): StorageData | undefined {
+	if (!isJsonObject(document)) return undefined;
+	const { version, accounts, activeEmail, $schema } = document;
+	if (typeof version !== "number" || !Number.isSafeInteger(version) || version <= 0)
+		return undefined;
+	if (!Array.isArray(accounts)) return undefined;
+	if (!isOptional(activeEmail, "string") || !isOptional($schema, "string")) return undefined;
+	const parsed: Account[] = [];
+	for (const entry of accounts) {
+		const account = parseAccountFast(entry);
+		if (!account) return undefined;
+		parsed.push(account);
+	}
+	const data: StorageData =
+		$schema === undefined
+			? { version, accounts: parsed }
+			: { $schema: $schema as string, version, accounts: parsed };
+	if (activeEmail !== undefined) data.activeEmail = activeEmail as string;
+	return data;
+}
