@@ -13,7 +13,7 @@ import {
 } from "./provider-utils.ts";
 import type { QuotaSignal } from "./quota.ts";
 import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from "./rotation-settings.ts";
-import { chooseAccount, isAccountAvailable } from "./selection.ts";
+import { chooseAccount, hasSeveralUsableAccounts, isAccountAvailable } from "./selection.ts";
 import { type Account, AccountStore, emptyStorage, type StorageData } from "./storage.ts";
 import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
 import { USAGE_CACHE_FILE_NAME, UsageCacheFile } from "./usage-cache.ts";
@@ -837,7 +837,14 @@ export class AccountManager {
 		const first = this.withOneDiskCheck(() => {
 			this.clearExpiredExhaustion(this.now());
 			const accounts = this.currentAccounts();
+			const choice = { now: this.now(), excludeEmails: options?.excludeEmails };
+			// With one usable account there is nothing to choose: no usage request for it (its
+			// answer brings its numbers anyway).
+			if (!hasSeveralUsableAccounts(accounts, choice)) {
+				return { selected: this.chooseAndActivate(options) };
+			}
 			const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
+			// Wait only when nothing at all is known.
 			if (accounts.some((a) => this.state.usageCache.has(a.email))) {
 				return { selected: this.chooseAndActivate(options) };
 			}

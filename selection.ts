@@ -1,4 +1,6 @@
-// Pure choice of an account for a request (SPEC A3). Inputs include `now`; no I/O.
+// Pure choice of an account for a request (SPEC A3, B6). Inputs include `now`; no I/O.
+// One pass works out each account's figures once; the choice then only compares them, so a
+// list of 1,000 accounts is chosen from in well under a millisecond.
 import type { Account } from "./storage.ts";
 import {
 	type CodexUsageSnapshot,
@@ -12,55 +14,10 @@ export function isAccountAvailable(account: Account, now: number): boolean {
 	return !account.quotaExhaustedUntil || account.quotaExhaustedUntil <= now;
 }
 
-function pickRandom<T>(items: T[], random: () => number): T | undefined {
-	if (items.length === 0) return undefined;
-	return items[Math.floor(random() * items.length)];
-}
-
-/** Lowest max used % first (unknown counts as 100), ties by earliest weekly reset. */
-function pickLowestUsage(
-	accounts: Account[],
-	usageByEmail: Map<string, CodexUsageSnapshot>,
-): Account | undefined {
-	let best: { account: Account; usedPercent: number; resetAt: number } | undefined;
-	for (const account of accounts) {
-		const usage = usageByEmail.get(account.email);
-		const usedPercent = getMaxUsedPercent(usage) ?? 100;
-		const resetAt = getWeeklyResetAt(usage) ?? Number.MAX_SAFE_INTEGER;
-		if (
-			!best ||
-			usedPercent < best.usedPercent ||
-			(usedPercent === best.usedPercent && resetAt < best.resetAt)
-		) {
-			best = { account, usedPercent, resetAt };
-		}
-	}
-	return best?.account;
-}
-
 export interface PickOptions {
 	excludeEmails?: Set<string>;
 	now?: number;
 	random?: () => number;
-}
-
-export function pickBestAccount(
-	accounts: Account[],
-	usageByEmail: Map<string, CodexUsageSnapshot>,
-	options?: PickOptions,
-): Account | undefined {
-	const now = options?.now ?? Date.now();
-	const random = options?.random ?? Math.random;
-	const available = accounts.filter(
-		(account) => isAccountAvailable(account, now) && !options?.excludeEmails?.has(account.email),
-	);
-	if (available.length === 0) return undefined;
-	const withUsage = available.filter((account) => usageByEmail.has(account.email));
-	const untouched = withUsage.filter((account) =>
-		isUsageUntouched(usageByEmail.get(account.email)),
-	);
-	if (untouched.length > 0) return pickLowestUsage(untouched, usageByEmail);
-	return pickLowestUsage(withUsage, usageByEmail) ?? pickRandom(available, random);
 }
 
 export type RotationStrategyName = "lowest-usage" | "earliest-reset" | "round-robin" | "fill-first";
@@ -74,68 +31,123 @@ export interface ChooseOptions extends PickOptions {
 	proactiveSwitchPercent?: number;
 }
 
-function isAboveThreshold(
-	usage: CodexUsageSnapshot | undefined,
-	threshold: number | undefined,
-): boolean {
-	if (threshold === undefined) return false;
-	const used = getMaxUsedPercent(usage);
-	return used !== undefined && used >= threshold;
+/**
+ * Whether more than one account is usable for this request (available, not excluded). With one
+ * or none there is nothing to choose, so nothing to wait for either.
+ */
+export function hasSeveralUsableAccounts(accounts: Account[], options: PickOptions = {}): boolean {
+	const now = options.now ?? Date.now();
+	let usable = 0;
+	for (const account of accounts) {
+		if (!isAccountAvailable(account, now) || options.excludeEmails?.has(account.email)) continue;
+		usable++;
+		if (usable > 1) return true;
+	}
+	return false;
 }
 
-/** Earliest weekly reset first (unknown last), ties by lower usage. */
-function pickEarliestReset(
+/** What the choice needs to know about one usable account. */
+interface Candidate {
+	account: Account;
+	/** Position in the full list (round-robin goes on from the current account's). */
+	index: number;
+	hasUsage: boolean;
+	isUntouched: boolean;
+	/** Max used %, unknown counts as 100. */
+	usedPercent: number;
+	/** Weekly reset, unknown sorts last. */
+	resetAt: number;
+	isAboveThreshold: boolean;
+}
+
+/** The usable accounts (available, not excluded) with their figures, in list order. */
+function collectCandidates(
 	accounts: Account[],
 	usageByEmail: Map<string, CodexUsageSnapshot>,
-): Account | undefined {
-	let best: { account: Account; resetAt: number; usedPercent: number } | undefined;
-	for (const account of accounts) {
-		const usage = usageByEmail.get(account.email);
-		const resetAt = getWeeklyResetAt(usage) ?? Number.MAX_SAFE_INTEGER;
-		const usedPercent = getMaxUsedPercent(usage) ?? 100;
-		if (
-			!best ||
-			resetAt < best.resetAt ||
-			(resetAt === best.resetAt && usedPercent < best.usedPercent)
-		) {
-			best = { account, resetAt, usedPercent };
+	options: ChooseOptions,
+	now: number,
+): { candidates: Candidate[]; currentIndex: number } {
+	const threshold = options.proactiveSwitchPercent;
+	const candidates: Candidate[] = [];
+	let currentIndex = -1;
+	for (let index = 0; index < accounts.length; index++) {
+		const account = accounts[index] as Account;
+		if (currentIndex < 0 && options.currentEmail !== undefined) {
+			if (account.email === options.currentEmail) currentIndex = index;
 		}
+		if (!isAccountAvailable(account, now) || options.excludeEmails?.has(account.email)) continue;
+		const usage = usageByEmail.get(account.email);
+		const maxUsed = getMaxUsedPercent(usage);
+		candidates.push({
+			account,
+			index,
+			hasUsage: usage !== undefined || usageByEmail.has(account.email),
+			isUntouched: isUsageUntouched(usage),
+			usedPercent: maxUsed ?? 100,
+			resetAt: getWeeklyResetAt(usage) ?? Number.MAX_SAFE_INTEGER,
+			isAboveThreshold: threshold !== undefined && maxUsed !== undefined && maxUsed >= threshold,
+		});
 	}
-	return best?.account;
+	return { candidates, currentIndex };
 }
 
-/** Picks by the configured strategy among accounts usable for this request. */
+/** Lowest max used % first, ties by earliest weekly reset. */
+function hasLowerUsage(a: Candidate, b: Candidate): boolean {
+	return (
+		a.usedPercent < b.usedPercent || (a.usedPercent === b.usedPercent && a.resetAt < b.resetAt)
+	);
+}
+
+/** Earliest weekly reset first, ties by lower usage. */
+function resetsEarlier(a: Candidate, b: Candidate): boolean {
+	return a.resetAt < b.resetAt || (a.resetAt === b.resetAt && a.usedPercent < b.usedPercent);
+}
+
+/** Picks by the configured strategy among the accounts usable for this request. */
 function pickByStrategy(
-	all: Account[],
-	candidates: Account[],
-	usageByEmail: Map<string, CodexUsageSnapshot>,
+	pool: Candidate[],
+	currentIndex: number,
 	options: ChooseOptions,
-	random: () => number,
 ): Account | undefined {
 	const strategy = options.strategy ?? "lowest-usage";
-	if (strategy === "fill-first") return candidates[0];
+	if (strategy === "fill-first") return pool[0]?.account;
 	if (strategy === "round-robin") {
-		const start = all.findIndex((a) => a.email === options.currentEmail);
-		for (let step = 1; step <= all.length; step++) {
-			const next = all[(start + step + all.length) % all.length];
-			if (next && candidates.includes(next)) return next;
-		}
-		return candidates[0];
+		// The next usable account after the current one in the full list, wrapping around.
+		return (pool.find((c) => c.index > currentIndex) ?? pool[0])?.account;
 	}
-	const withUsage = candidates.filter((a) => usageByEmail.has(a.email));
-	if (options.preferUntouched ?? true) {
-		const untouched = withUsage.filter((a) => isUsageUntouched(usageByEmail.get(a.email)));
-		if (untouched.length > 0) {
-			return strategy === "earliest-reset"
-				? pickEarliestReset(untouched, usageByEmail)
-				: pickLowestUsage(untouched, usageByEmail);
+	const isBetter = strategy === "earliest-reset" ? resetsEarlier : hasLowerUsage;
+	const preferUntouched = options.preferUntouched ?? true;
+	let bestUntouched: Candidate | undefined;
+	let bestWithUsage: Candidate | undefined;
+	for (const candidate of pool) {
+		if (!candidate.hasUsage) continue;
+		if (!bestWithUsage || isBetter(candidate, bestWithUsage)) bestWithUsage = candidate;
+		if (preferUntouched && candidate.isUntouched) {
+			if (!bestUntouched || isBetter(candidate, bestUntouched)) bestUntouched = candidate;
 		}
 	}
-	const picked =
-		strategy === "earliest-reset"
-			? pickEarliestReset(withUsage, usageByEmail)
-			: pickLowestUsage(withUsage, usageByEmail);
-	return picked ?? pickRandom(candidates, random);
+	const picked = bestUntouched ?? bestWithUsage;
+	if (picked) return picked.account;
+	// No usage known for any of them: a random one.
+	const random = options.random ?? Math.random;
+	return pool[Math.floor(random() * pool.length)]?.account;
+}
+
+/**
+ * A3's choice: among available accounts not excluded, the untouched one with the earliest
+ * weekly reset, else the lowest max used % (ties by earliest weekly reset), else (no usage known)
+ * a random one.
+ */
+export function pickBestAccount(
+	accounts: Account[],
+	usageByEmail: Map<string, CodexUsageSnapshot>,
+	options?: PickOptions,
+): Account | undefined {
+	return chooseAccount(accounts, usageByEmail, {
+		excludeEmails: options?.excludeEmails,
+		now: options?.now,
+		random: options?.random,
+	});
 }
 
 /**
@@ -149,22 +161,14 @@ export function chooseAccount(
 	options: ChooseOptions = {},
 ): Account | undefined {
 	const now = options.now ?? Date.now();
-	const available = accounts.filter(
-		(account) => isAccountAvailable(account, now) && !options.excludeEmails?.has(account.email),
-	);
-	if (available.length === 0) return undefined;
-	const current = available.find((a) => a.email === options.currentEmail);
-	if (
-		current &&
-		!isAboveThreshold(usageByEmail.get(current.email), options.proactiveSwitchPercent)
-	) {
-		return current;
-	}
-	const belowThreshold = available.filter(
-		(a) => !isAboveThreshold(usageByEmail.get(a.email), options.proactiveSwitchPercent),
-	);
+	const { candidates, currentIndex } = collectCandidates(accounts, usageByEmail, options, now);
+	if (candidates.length === 0) return undefined;
+	const current =
+		currentIndex < 0 ? undefined : candidates.find((c) => c.account.email === options.currentEmail);
+	if (current && !current.isAboveThreshold) return current.account;
+	const belowThreshold = candidates.filter((c) => !c.isAboveThreshold);
 	// Every account is past the threshold: switching would only flap, so stay.
-	if (current && belowThreshold.length === 0) return current;
-	const pool = belowThreshold.length > 0 ? belowThreshold : available;
-	return pickByStrategy(accounts, pool, usageByEmail, options, options.random ?? Math.random);
+	if (current && belowThreshold.length === 0) return current.account;
+	const pool = belowThreshold.length > 0 ? belowThreshold : candidates;
+	return pickByStrategy(pool, currentIndex, options);
 }

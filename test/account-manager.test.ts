@@ -74,6 +74,14 @@ function storedAccount(email: string): Account | undefined {
 	return readStorage().accounts.find((a) => a.email === email);
 }
 
+/**
+ * The active account and cooldowns chosen on the request path reach the file a moment after
+ * they take effect (the next turn of the event loop).
+ */
+function afterSave(): Promise<void> {
+	return new Promise((resolve) => setImmediate(resolve));
+}
+
 function createManager(options: AccountManagerOptions = {}): AccountManager {
 	return new AccountManager({
 		store: new AccountStore({ path: () => file }),
@@ -255,8 +263,9 @@ describe("activateBestAccount", () => {
 		const selected = await manager.activateBestAccount();
 
 		expect(selected?.email).toBe("b@x.com");
-		expect(readStorage().activeEmail).toBe("b@x.com");
 		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		await afterSave();
+		expect(readStorage().activeEmail).toBe("b@x.com");
 		expect(fetchUsage).toHaveBeenCalledWith(creds("b").access, "acct-b", expect.anything());
 	});
 
@@ -267,6 +276,7 @@ describe("activateBestAccount", () => {
 		const manager = createManager();
 		const selected = await manager.activateBestAccount({ excludeEmails: new Set(["b@x.com"]) });
 		expect(selected?.email).toBe("a@x.com");
+		await afterSave();
 		expect(readStorage().activeEmail).toBe("a@x.com");
 	});
 
@@ -299,6 +309,7 @@ describe("activateBestAccount", () => {
 		usageByToken.set(creds("b").access, usage(0, 0));
 		const manager = createManager();
 		expect((await manager.activateBestAccount())?.email).toBe("a@x.com");
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBeUndefined();
 		expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBe(clock + HOUR);
 	});
@@ -308,7 +319,7 @@ describe("activateBestAccount", () => {
 		const warnings: string[] = [];
 		const manager = createManager();
 		manager.setWarningHandler((message) => warnings.push(message));
-		expect((await manager.activateBestAccount())?.email).toBe("a@x.com");
+		await manager.refreshUsageForAccount(manager.getAccount("a@x.com")!);
 		expect(warnings).toHaveLength(1);
 		expect(warnings[0]).toContain("a@x.com");
 		expect(warnings[0]).toContain("HTTP 503");
@@ -455,13 +466,14 @@ describe("applyQuotaSignal", () => {
 		writeStorage({ accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")] });
 	});
 
-	it("usage_limit_reached cools down until the answer's reset", () => {
+	it("usage_limit_reached cools down until the answer's reset", async () => {
 		const manager = createManager();
 		const notice = manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
 			kind: "usage_limit_reached",
 			resetAt: clock + 3 * HOUR,
 		});
 		expect(notice).toBeUndefined();
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 3 * HOUR);
 		expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBeUndefined();
 		expect(manager.getEarliestCooldownEnd()).toEqual({ email: "a@x.com", until: clock + 3 * HOUR });
@@ -471,6 +483,7 @@ describe("applyQuotaSignal", () => {
 		usageByToken.set(creds("a").access, usage(100, 40, 3 * HOUR));
 		const manager = createManager();
 		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, { kind: "usage_limit_reached" });
+		await afterSave();
 		const first = storedAccount("a@x.com")?.quotaExhaustedUntil;
 		expect([clock + QUOTA_COOLDOWN_MS, clock + 3 * HOUR]).toContain(first);
 		await vi.waitFor(() => {
@@ -478,9 +491,10 @@ describe("applyQuotaSignal", () => {
 		});
 	});
 
-	it("rate_limited without a reset gets a short cooldown", () => {
+	it("rate_limited without a reset gets a short cooldown", async () => {
 		const manager = createManager();
 		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, { kind: "rate_limited" });
+		await afterSave();
 		const until = storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0;
 		expect(until).toBeGreaterThan(clock);
 		expect(until).toBeLessThanOrEqual(clock + 5 * MINUTE);
@@ -488,20 +502,22 @@ describe("applyQuotaSignal", () => {
 		expect(isAccountAvailable(manager.getAccount("a@x.com")!, until)).toBe(true);
 	});
 
-	it("rate_limited with retry-after uses it", () => {
+	it("rate_limited with retry-after uses it", async () => {
 		const manager = createManager();
 		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
 			kind: "rate_limited",
 			resetAt: clock + 30_000,
 		});
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 30_000);
 	});
 
-	it("usage_not_included cools down long and says why", () => {
+	it("usage_not_included cools down long and says why", async () => {
 		const manager = createManager();
 		const notice = manager.applyQuotaSignal(manager.getAccount("b@x.com")!, {
 			kind: "usage_not_included",
 		});
+		await afterSave();
 		expect(notice).toContain("b@x.com");
 		expect(notice).toMatch(/codex/i);
 		expect(storedAccount("b@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(
@@ -522,12 +538,148 @@ describe("applyQuotaSignal", () => {
 		});
 	});
 
-	it("never lets a shorter signal shorten a running cooldown", () => {
+	it("never lets a shorter signal shorten a running cooldown", async () => {
 		const manager = createManager();
 		const account = manager.getAccount("a@x.com")!;
 		manager.applyQuotaSignal(account, { kind: "usage_limit_reached", resetAt: clock + 5 * HOUR });
 		manager.applyQuotaSignal(account, { kind: "rate_limited", resetAt: clock + MINUTE });
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 5 * HOUR);
+	});
+});
+
+describe("saving off the request path", () => {
+	beforeEach(() => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")],
+			activeEmail: "a@x.com",
+		});
+	});
+
+	it("a quota cooldown holds at once and reaches the file a moment later, merged with another window's changes", async () => {
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "usage_limit_reached",
+			resetAt: clock + HOUR,
+		});
+		// The retry and the footer see it before anything is written.
+		expect(isAccountAvailable(manager.getAccount("a@x.com")!, clock)).toBe(false);
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBeUndefined();
+
+		// Meanwhile another window saves a longer cooldown of a, one of b, and a new account.
+		new AccountStore({ path: () => file }).update((data) => {
+			const a = data.accounts.find((x) => x.email === "a@x.com")!;
+			const b = data.accounts.find((x) => x.email === "b@x.com")!;
+			a.quotaExhaustedUntil = clock + 2 * HOUR;
+			b.quotaExhaustedUntil = clock + 3 * HOUR;
+			data.accounts.push(stored("c@x.com", "c"));
+		});
+		// Reading that change keeps this window's cooldown, which is not saved yet.
+		manager.reloadFromDisk();
+		expect(manager.getAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 2 * HOUR);
+
+		await afterSave();
+		const saved = readStorage();
+		expect(saved.accounts.map((x) => [x.email, x.quotaExhaustedUntil])).toEqual([
+			["a@x.com", clock + 2 * HOUR],
+			["b@x.com", clock + 3 * HOUR],
+			["c@x.com", undefined],
+		]);
+	});
+
+	it("many switches of the active account are written once, the last one winning", async () => {
+		const store = new AccountStore({ path: () => file });
+		const update = vi.spyOn(store, "update");
+		const manager = createManager({ store });
+		manager.setActiveAccount("b@x.com");
+		manager.setActiveAccount("a@x.com");
+		manager.setActiveAccount("b@x.com");
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		expect(update).not.toHaveBeenCalled();
+
+		await afterSave();
+		expect(update).toHaveBeenCalledTimes(1);
+		expect(readStorage().activeEmail).toBe("b@x.com");
+	});
+
+	it("the session's end writes what is still pending, at once", () => {
+		const manager = createManager();
+		manager.setActiveAccount("b@x.com");
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "rate_limited",
+			resetAt: clock + MINUTE,
+		});
+		manager.cancelBackgroundWork();
+		expect(readStorage().activeEmail).toBe("b@x.com");
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + MINUTE);
+	});
+
+	it("another change written first carries the pending ones with it", () => {
+		const manager = createManager();
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "rate_limited",
+			resetAt: clock + MINUTE,
+		});
+		manager.addOrUpdateAccount("c@x.com", creds("c"));
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + MINUTE);
+		expect(readStorage().activeEmail).toBe("c@x.com");
+	});
+
+	it("a failed save is reported and tried again with the next change", async () => {
+		const store = new AccountStore({ path: () => file });
+		const manager = createManager({ store });
+		const warnings: string[] = [];
+		manager.setWarningHandler((message) => warnings.push(message));
+		const update = vi.spyOn(store, "update").mockImplementationOnce(() => {
+			throw new Error("lock timed out");
+		});
+		manager.setActiveAccount("b@x.com");
+		await afterSave();
+		expect(warnings).toEqual([expect.stringContaining("lock timed out")]);
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+
+		manager.markExhausted("a@x.com", clock + HOUR);
+		expect(update).toHaveBeenCalledTimes(2);
+		expect(readStorage().activeEmail).toBe("b@x.com");
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + HOUR);
+	});
+
+	it("waits for usage only when nothing is known and there is more than one account to choose from", async () => {
+		const slowUsage = deferred<CodexUsageSnapshot>();
+		fetchUsage.mockImplementation(() => slowUsage.promise);
+		const manager = createManager();
+		const nextTurn = new Promise<string>((resolve) => setImmediate(() => resolve("waited")));
+		// A rotation down to the last account: chosen at once, the usage fetch goes on behind.
+		const lastOne = manager.activateBestAccount({ excludeEmails: new Set(["a@x.com"]) });
+		expect(await Promise.race([lastOne.then((a) => a?.email), nextTurn])).toBe("b@x.com");
+		// Two to choose from and nothing known: a short wait for the first answers.
+		const twoLeft = manager.activateBestAccount();
+		const afterTurn = new Promise<string>((resolve) => setImmediate(() => resolve("waited")));
+		expect(await Promise.race([twoLeft.then((a) => a?.email), afterTurn])).toBe("waited");
+		slowUsage.resolve(usage(10, 10));
+		expect(await twoLeft).toBeDefined();
+	});
+
+	it("a choice looks at the file once, and scans usage again only when some can have expired", async () => {
+		usageByToken.set(creds("a").access, usage(50, 50));
+		usageByToken.set(creds("b").access, usage(10, 10));
+		const store = new AccountStore({ path: () => file });
+		const manager = createManager({ store });
+		await manager.refreshUsageForAllAccounts();
+		expect(fetchUsage).toHaveBeenCalledTimes(2);
+		const stat = vi.spyOn(store, "hasChangedOnDisk");
+
+		expect((await manager.activateBestAccount())?.email).toBe("b@x.com");
+		expect((await manager.activateBestAccount())?.email).toBe("b@x.com");
+		expect(stat).toHaveBeenCalledTimes(2);
+		expect(fetchUsage).toHaveBeenCalledTimes(2);
+
+		// Five minutes on, every snapshot is stale: the next choice refreshes them again.
+		clock += 5 * MINUTE;
+		usageByToken.set(creds("a").access, usage(50, 50));
+		usageByToken.set(creds("b").access, usage(10, 10));
+		await manager.activateBestAccount();
+		expect(fetchUsage).toHaveBeenCalledTimes(4);
 	});
 });
 

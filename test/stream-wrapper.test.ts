@@ -251,6 +251,11 @@ function storedAccount(email: string): Account | undefined {
 	return data.accounts.find((a) => a.email === email);
 }
 
+/** Cooldowns reach the file a moment after they take effect (the next turn of the event loop). */
+function afterSave(): Promise<void> {
+	return new Promise((resolve) => setImmediate(resolve));
+}
+
 function createManager(): AccountManager {
 	const manager = new AccountManager({
 		store: new AccountStore({ path: () => file }),
@@ -378,6 +383,9 @@ describe("createStreamWrapper", () => {
 		expect(errorsOf(events)).toEqual([]);
 		expect(textOf(events)).toBe("Answered by b@x.com");
 		expect(events.at(-1)?.type).toBe("done");
+		// The cooldown took effect at once; the file gets it a moment later, off the request path.
+		expect(manager.getAccount("a@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(Date.now());
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(Date.now());
 		expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBeUndefined();
 		// The inner request of the abandoned try is aborted.
@@ -447,6 +455,7 @@ describe("createStreamWrapper", () => {
 		expect(callEmails()).toEqual(["a@x.com", "b@x.com"]);
 		expect(errorsOf(events)).toEqual([]);
 		expect(textOf(events)).toBe("Answered by b@x.com");
+		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(resetAtSeconds * 1000);
 		expect(manager.getCachedUsage("a@x.com")?.primary?.usedPercent).toBe(100);
 	});
