@@ -2,7 +2,7 @@
 // through test/support/resource-probe.mjs), alternated repetitions, medians, the result rows
 // with PASS/MISS against a target, the markdown table and the machine description.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,6 @@ import {
 	type RunPiResult,
 	runPi,
 } from "../test/support/pi-runner.ts";
-import type { SimBackend } from "../test/support/sim-backend.ts";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const EXTENSION = join(REPO, "index.ts");
@@ -137,25 +136,6 @@ export async function alternate<T>(
 	return results;
 }
 
-/** The managed accounts file, with fresh tokens from the simulator. */
-export function writeManagedAccounts(agentDir: string, sim: SimBackend, emails: string[]): void {
-	const accounts = emails.map((email) => {
-		const c = sim.issueTokens(email);
-		return {
-			email,
-			accessToken: c.access,
-			refreshToken: c.refresh,
-			expiresAt: c.expires,
-			accountId: c.accountId,
-		};
-	});
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts }, null, 2),
-		{ mode: 0o600 },
-	);
-}
-
 export interface MachineInfo {
 	cpu: string;
 	cores: number;
@@ -232,3 +212,5 @@ export function repsFromEnv(fallback: number): number {
 export function log(message: string): void {
 	process.stderr.write(`[bench] ${message}\n`);
 }
+
+export { writeManagedAccounts } from "../test/support/accounts-file.ts";

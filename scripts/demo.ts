@@ -1,8 +1,9 @@
 // `npm run demo`: try Multicodex without an account. Starts the simulated Codex backend on
 // 127.0.0.1 with three accounts (one out of quota), runs the real pi (both lines) with the
 // extension in a temporary agent dir, and says in plain words what happened and why.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { writeManagedAccounts } from "../test/support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -36,23 +37,7 @@ async function demoOnLine(line: (typeof PI_LINES)[number]): Promise<boolean> {
 	try {
 		const agentDir = makeAgentDir();
 		writeSettingsJson(agentDir);
-		const accounts = ACCOUNTS.map((email) => {
-			const c = sim.issueTokens(email);
-			return {
-				email,
-				accessToken: c.access,
-				refreshToken: c.refresh,
-				expiresAt: c.expires,
-				accountId: c.accountId,
-			};
-		});
-		writeFileSync(
-			join(agentDir, "codex-accounts.json"),
-			JSON.stringify({ version: 1, accounts }, null, 2),
-			{
-				mode: 0o600,
-			},
-		);
+		writeManagedAccounts(agentDir, sim, ACCOUNTS);
 
 		console.log(`\n── ${line.name} ─────────────────────────────────────────────`);
 		console.log(`Accounts: ${ACCOUNTS.join(", ")} (${TIRED} is out of quota at the backend).`);

@@ -1,9 +1,15 @@
 // End to end with the real pi CLI on both lines against the simulated Codex backend: a plain
 // answer, rotation on a quota answer, every account exhausted, pi's login alone, a refresh of
 // an expired token through pi's OAuth, and clean `pi -p` exits.
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import {
+	readAccountsFile,
+	type StoredAccount,
+	storedAccountOf,
+	writeAccountsFile,
+} from "./support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -19,38 +25,15 @@ import { findLeakedTokens } from "./support/sim-tokens.ts";
 
 const EXTENSION = resolve(import.meta.dirname, "..", "index.ts");
 
-interface StoredAccount {
-	email: string;
-	accessToken: string;
-	refreshToken: string;
-	expiresAt: number;
-	accountId?: string;
-	quotaExhaustedUntil?: number;
-	needsReauth?: boolean;
-}
-
-function writeAccounts(
-	agentDir: string,
-	creds: SimCredentials[],
-	extra: Partial<StoredAccount> = {},
-) {
-	const accounts = creds.map((c) => ({
-		email: c.email,
-		accessToken: c.access,
-		refreshToken: c.refresh,
-		expiresAt: c.expires,
-		accountId: c.accountId,
-		...extra,
-	}));
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts }, null, 2),
-		{ mode: 0o600 },
+function writeAccounts(agentDir: string, creds: SimCredentials[]) {
+	writeAccountsFile(
+		agentDir,
+		creds.map((c) => storedAccountOf(c)),
 	);
 }
 
 function readAccounts(agentDir: string): StoredAccount[] {
-	return JSON.parse(readFileSync(join(agentDir, "codex-accounts.json"), "utf8")).accounts;
+	return readAccountsFile(agentDir);
 }
 
 function expectCleanRun(result: RunPiResult): void {

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { writeManagedAccounts } from "./support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -32,24 +33,6 @@ afterEach(async () => {
 });
 
 afterAll(() => cleanupTempDirs());
-
-function writeAccounts(agentDir: string, sim: SimBackend, emails: string[]): void {
-	const accounts = emails.map((email) => {
-		const c = sim.issueTokens(email);
-		return {
-			email,
-			accessToken: c.access,
-			refreshToken: c.refresh,
-			expiresAt: c.expires,
-			accountId: c.accountId,
-		};
-	});
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts }, null, 2),
-		{ mode: 0o600 },
-	);
-}
 
 function isFooter(event: RpcEvent, text: string): boolean {
 	return (
@@ -80,7 +63,7 @@ describe.each(PI_LINES)("life cycle on $name", (line) => {
 				{ email: "pinned@sim.test", usage: { primaryUsedPercent: 70, secondaryUsedPercent: 70 } },
 			],
 		});
-		writeAccounts(agentDir, sim, ["best@sim.test", "pinned@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["best@sim.test", "pinned@sim.test"]);
 		rpc = startRpcPi(line, { agentDir, simUrl: sim.url, extensionPath: EXTENSION });
 		await rpc.waitFor((e) => isFooter(e, "@sim.test"));
 		const pinned = await rpc.send({ type: "prompt", message: "/multicodex use pinned@sim.test" });
@@ -102,7 +85,7 @@ describe.each(PI_LINES)("life cycle on $name", (line) => {
 		const { sim, agentDir } = await setup({
 			accounts: [{ email: "noplan@sim.test", notIncluded: true }, { email: "works@sim.test" }],
 		});
-		writeAccounts(agentDir, sim, ["noplan@sim.test", "works@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["noplan@sim.test", "works@sim.test"]);
 		const started = Date.now();
 		const result = await runPi(line, {
 			agentDir,
@@ -125,7 +108,7 @@ describe.each(PI_LINES)("life cycle on $name", (line) => {
 			accounts: [{ email: "known@sim.test" }],
 			usageDelayMs: 8000,
 		});
-		writeAccounts(agentDir, sim, ["known@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["known@sim.test"]);
 		const fetchedAt = Date.now() - 60_000;
 		writeFileSync(
 			join(agentDir, "codex-usage-cache.json"),

@@ -2,9 +2,10 @@
 // per exhausted account on every transport, the footer follows the rate-limit headers and
 // stream events without usage requests, the first answer does not wait for a slow usage
 // endpoint, and the account stays put between turns until the proactive threshold.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { writeManagedAccounts } from "./support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -39,24 +40,6 @@ afterEach(async () => {
 
 afterAll(() => cleanupTempDirs());
 
-function writeAccounts(agentDir: string, sim: SimBackend, emails: string[]): void {
-	const accounts = emails.map((email) => {
-		const c = sim.issueTokens(email);
-		return {
-			email,
-			accessToken: c.access,
-			refreshToken: c.refresh,
-			expiresAt: c.expires,
-			accountId: c.accountId,
-		};
-	});
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts }, null, 2),
-		{ mode: 0o600 },
-	);
-}
-
 function footerTexts(events: RpcEvent[]): string[] {
 	return events
 		.filter(
@@ -89,7 +72,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 				{ accounts: [{ email: "empty@sim.test", exhausted: true }, { email: "full@sim.test" }] },
 				transport === "sse" ? { transport: "sse" } : {},
 			);
-			writeAccounts(agentDir, sim, ["empty@sim.test", "full@sim.test"]);
+			writeManagedAccounts(agentDir, sim, ["empty@sim.test", "full@sim.test"]);
 			const result = await runPi(line, {
 				agentDir,
 				simUrl: sim.url,
@@ -111,7 +94,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 			accounts: [{ email: "live@sim.test", usage: { primaryUsedPercent: 10 } }],
 			wsRateLimitsEvent: true,
 		});
-		writeAccounts(agentDir, sim, ["live@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["live@sim.test"]);
 		rpc = startRpcPi(line, { agentDir, simUrl: sim.url, extensionPath: EXTENSION });
 		await rpc.waitFor((e) => footerTexts([e]).some((t) => t.includes("5h:90% left")));
 		const usageRequestsBefore = sim.countRequests({ path: USAGE_PATH });
@@ -128,7 +111,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 			accounts: [{ email: "quick@sim.test" }, { email: "other@sim.test" }],
 			usageDelayMs: 3000,
 		});
-		writeAccounts(agentDir, sim, ["quick@sim.test", "other@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["quick@sim.test", "other@sim.test"]);
 		const result = await runPi(line, {
 			agentDir,
 			simUrl: sim.url,
@@ -156,7 +139,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 			},
 			{ "pi-multicodex": { rotation: { proactiveSwitchPercent: 80 } } },
 		);
-		writeAccounts(agentDir, sim, ["first@sim.test", "second@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["first@sim.test", "second@sim.test"]);
 		rpc = startRpcPi(line, { agentDir, simUrl: sim.url, extensionPath: EXTENSION });
 		await rpc.waitFor((e) => footerTexts([e]).some((t) => t.includes("first@sim.test")));
 		expect(answeredBy(await rpc.promptAndWait("one"))).toBe("first@sim.test");
@@ -175,7 +158,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 			{ accounts: [{ email: "x@sim.test" }] },
 			{ "pi-multicodex": { rotation: { strategy: "fill-first", retryCount: 2 } } },
 		);
-		writeAccounts(agentDir, sim, ["x@sim.test"]);
+		writeManagedAccounts(agentDir, sim, ["x@sim.test"]);
 		const result = await runPi(line, {
 			agentDir,
 			simUrl: sim.url,

@@ -1,0 +1,50 @@
+// Writing and reading `codex-accounts.json` in a test agent dir, with tokens minted by the
+// simulated backend (shared by the e2e tests, the benchmarks and the demo).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SimBackend, SimCredentials } from "./sim-backend.ts";
+
+export interface StoredAccount {
+	email: string;
+	accessToken: string;
+	refreshToken: string;
+	expiresAt: number;
+	accountId?: string;
+	lastUsed?: number;
+	quotaExhaustedUntil?: number;
+	needsReauth?: boolean;
+}
+
+export function storedAccountOf(
+	c: SimCredentials,
+	extra: Partial<StoredAccount> = {},
+): StoredAccount {
+	return {
+		email: c.email,
+		accessToken: c.access,
+		refreshToken: c.refresh,
+		expiresAt: c.expires,
+		accountId: c.accountId,
+		...extra,
+	};
+}
+
+export function writeAccountsFile(agentDir: string, accounts: StoredAccount[]): void {
+	writeFileSync(
+		join(agentDir, "codex-accounts.json"),
+		JSON.stringify({ version: 1, accounts }, null, 2),
+		{ mode: 0o600 },
+	);
+}
+
+/** The managed accounts file, with fresh tokens from the simulator. */
+export function writeManagedAccounts(agentDir: string, sim: SimBackend, emails: string[]): void {
+	writeAccountsFile(
+		agentDir,
+		emails.map((email) => storedAccountOf(sim.issueTokens(email))),
+	);
+}
+
+export function readAccountsFile(agentDir: string): StoredAccount[] {
+	return JSON.parse(readFileSync(join(agentDir, "codex-accounts.json"), "utf8")).accounts;
+}
