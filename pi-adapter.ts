@@ -192,8 +192,3 @@ export async function refreshCodexToken(
 export async function loginCodex(callbacks: CodexLoginCallbacks): Promise<CodexCredentials> {
 	return (await getCodexOAuth()).login(callbacks);
 }
-
-/** pi ≥ 0.69 throws this when an extension touches a `ctx`/`pi` of a replaced session. */
-export function isStaleContextError(error: unknown): boolean {
-	return error instanceof Error && /stale|no longer (?:valid|active)|disposed/i.test(error.message);
-}

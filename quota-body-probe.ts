@@ -1,8 +1,9 @@
 // Reading the body of a Codex 429 answer before pi-ai does. Only the body tells an exhausted
 // plan (`usage_limit_reached`) from a plan without Codex (`usage_not_included`), but pi-ai's
-// `onResponse` gets status and headers only. pi 1.x lets us pass `options.fetch`; pi 0.73 calls
-// the global `fetch`, so there we wrap it — narrowly: only requests that carry our try header
-// are looked at, and only their 429 answers are read (from a clone).
+// `onResponse` gets status and headers only. pi-ai's SSE request goes through the global
+// `fetch` (pi 0.73 always; pi 1.x unless the caller passes `options.fetch`, which we then wrap
+// the same way), so we wrap it — narrowly: only requests that carry our try header are looked
+// at, and only their 429 answers are read (from a clone).
 export const TRY_HEADER = "X-Multicodex-Try";
 
 const bodies = new Map<string, unknown>();

@@ -173,9 +173,8 @@ export function createStreamWrapper(
 				...options,
 				apiKey: token,
 				signal: controller.signal,
-				fetch: probeQuotaBodies(
-					callerOptions?.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-				),
+				// Without a caller's fetch, pi-ai uses the global one, which the probe already wraps.
+				fetch: callerOptions?.fetch ? probeQuotaBodies(callerOptions.fetch) : undefined,
 				onResponse: async (response, responseModel) => {
 					const headers = headersRecord(response.headers);
 					const now = Date.now();

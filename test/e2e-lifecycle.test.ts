@@ -11,12 +11,12 @@ import {
 	makeAgentDir,
 	modelArgs,
 	PI_LINES,
-	type RpcEvent,
 	type RpcPi,
 	runPi,
 	startRpcPi,
 	writeSettingsJson,
 } from "./support/pi-runner.ts";
+import { answeredBy, isFooter } from "./support/rpc-events.ts";
 import { type SimBackend, type SimBackendOptions, startSimBackend } from "./support/sim-backend.ts";
 import { findLeakedTokens } from "./support/sim-tokens.ts";
 
@@ -33,20 +33,6 @@ afterEach(async () => {
 });
 
 afterAll(() => cleanupTempDirs());
-
-function isFooter(event: RpcEvent, text: string): boolean {
-	return (
-		event.type === "extension_ui_request" &&
-		event.method === "setStatus" &&
-		event.statusKey === "multicodex-usage" &&
-		String(event.statusText ?? "").includes(text)
-	);
-}
-
-function answeredBy(events: RpcEvent[]): string | undefined {
-	const text = JSON.stringify(events.filter((e) => e.type === "message_end"));
-	return text.match(/Answered by ([\w.@-]+)/)?.[1];
-}
 
 describe.each(PI_LINES)("life cycle on $name", (line) => {
 	async function setup(options: SimBackendOptions) {

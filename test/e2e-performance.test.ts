@@ -11,12 +11,12 @@ import {
 	makeAgentDir,
 	modelArgs,
 	PI_LINES,
-	type RpcEvent,
 	type RpcPi,
 	runPi,
 	startRpcPi,
 	writeSettingsJson,
 } from "./support/pi-runner.ts";
+import { answeredBy, footerTexts } from "./support/rpc-events.ts";
 import {
 	RESPONSES_PATH,
 	type SimBackend,
@@ -39,23 +39,6 @@ afterEach(async () => {
 });
 
 afterAll(() => cleanupTempDirs());
-
-function footerTexts(events: RpcEvent[]): string[] {
-	return events
-		.filter(
-			(e) =>
-				e.type === "extension_ui_request" &&
-				e.method === "setStatus" &&
-				e.statusKey === "multicodex-usage" &&
-				typeof e.statusText === "string",
-		)
-		.map((e) => String(e.statusText));
-}
-
-function answeredBy(events: RpcEvent[]): string | undefined {
-	const text = JSON.stringify(events.filter((e) => e.type === "message_end"));
-	return text.match(/Answered by ([\w.@-]+)/)?.[1];
-}
 
 describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 	async function setup(options: SimBackendOptions, settings: Record<string, unknown> = {}) {
