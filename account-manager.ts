@@ -17,7 +17,7 @@ import { chooseAccount, hasSeveralUsableAccounts, isAccountAvailable } from "./s
 import { type Account, AccountStore, emptyStorage, type StorageData } from "./storage.ts";
 import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
 import { USAGE_CACHE_FILE_NAME, UsageCacheFile } from "./usage-cache.ts";
-import { fetchCodexUsage, type UsageFetcher } from "./usage-client.ts";
+import type { UsageFetcher } from "./usage-client.ts";
 
 const USAGE_CACHE_TTL_MS = 5 * 60 * 1000;
 const USAGE_REQUEST_TIMEOUT_MS = 10 * 1000;
@@ -132,6 +132,10 @@ function applyPendingChanges(data: StorageData, changes: PendingAccountChanges):
 	}
 }
 
+/** The usage endpoint's client, loaded on the first request: many runs make none. */
+const fetchCodexUsageOnDemand: UsageFetcher = async (...args) =>
+	(await import("./usage-client.ts")).fetchCodexUsage(...args);
+
 export class AccountManager {
 	/** The managed accounts as last read or written; read them through `data`. */
 	private stored: StorageData = emptyStorage();
@@ -175,7 +179,7 @@ export class AccountManager {
 	constructor(options: AccountManagerOptions = {}) {
 		this.store = options.store ?? new AccountStore();
 		this.state = options.processState ?? createProcessState();
-		this.fetchUsage = options.fetchUsage ?? fetchCodexUsage;
+		this.fetchUsage = options.fetchUsage ?? fetchCodexUsageOnDemand;
 		this.refreshTokenWith = options.refreshToken ?? refreshCodexToken;
 		this.loadPiAuthFile = options.loadPiAuth ?? loadImportedOpenAICodexAuth;
 		this.now = options.now ?? Date.now;

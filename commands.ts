@@ -3,19 +3,14 @@
 import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AutocompleteItem } from "@mariozechner/pi-tui";
 import type { AccountManager } from "./account-manager.ts";
-import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
-import {
-	HELP_TEXT,
-	RESET_TARGETS,
-	runHelp,
-	runPath,
-	runReset,
-	runVerify,
-} from "./maintenance-commands.ts";
+import type { CommandDeps } from "./command-output.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { UsageStatusController } from "./status.ts";
 
-export { HELP_TEXT, RESET_TARGETS };
+export const HELP_TEXT =
+	"Usage: /multicodex [accounts [identifier]|use [identifier]|show|refresh [identifier|all]|reauth [identifier]|footer|rotation|verify|path|reset [manual|quota|all]|help]";
+export const RESET_TARGETS = ["manual", "quota", "all"] as const;
+export type ResetTarget = (typeof RESET_TARGETS)[number];
 
 export const SUBCOMMANDS = [
 	"accounts",
@@ -110,8 +105,8 @@ async function runSubcommand(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 ): Promise<void> {
-	// The flows with panels and logins load on first use: most pi runs never open them, and
-	// every module pi's extension loader reads at start-up costs start-up time.
+	// Every subcommand's module loads on first use: most pi runs never run one, and every module
+	// pi's extension loader reads at start-up costs start-up time.
 	switch (subcommand) {
 		case "accounts":
 		case "use":
@@ -127,13 +122,13 @@ async function runSubcommand(
 		case "rotation":
 			return (await import("./rotation-command.ts")).runRotation(ctx, deps);
 		case "verify":
-			return runVerify(ctx, deps);
+			return (await import("./maintenance-commands.ts")).runVerify(ctx, deps);
 		case "path":
-			return runPath(ctx, deps);
+			return (await import("./maintenance-commands.ts")).runPath(ctx, deps);
 		case "reset":
-			return runReset(ctx, deps, rest);
+			return (await import("./maintenance-commands.ts")).runReset(ctx, deps, rest);
 		case "help":
-			return runHelp(ctx);
+			return (await import("./maintenance-commands.ts")).runHelp(ctx);
 	}
 }
 
@@ -149,6 +144,7 @@ async function handleCommand(
 	deps: CommandDeps,
 ): Promise<void> {
 	const { subcommand, rest } = parseCommandArgs(args);
+	const { hasCustomUi, report } = await import("./command-output.ts");
 	if (!subcommand) {
 		// RPC clients get the line of print mode (A8), not the menu as a select request.
 		if (!hasCustomUi(ctx)) {
@@ -165,7 +161,7 @@ async function handleCommand(
 	}
 	if (!isSubcommand(subcommand)) {
 		report(ctx, `Unknown subcommand: ${subcommand}`, "warning");
-		runHelp(ctx);
+		await runSubcommand("help", "", ctx, deps);
 		return;
 	}
 	await runSubcommand(subcommand, rest, ctx, deps);
@@ -190,7 +186,7 @@ export function registerCommands(
 			} catch (error) {
 				const message = `Multicodex: ${accountManager.redact(normalizeUnknownError(error))}`;
 				try {
-					report(ctx, message, "error");
+					(await import("./command-output.ts")).report(ctx, message, "error");
 				} catch {
 					// The session was replaced while the command ran: its ctx is gone, stderr is not.
 					process.stderr.write(`${message}\n`);

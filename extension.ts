@@ -9,7 +9,7 @@ import {
 	refreshAndActivateBestAccount,
 	warnAboutReauth,
 } from "./hooks.ts";
-import { createPiLoginGuard } from "./pi-login-guard.ts";
+import type { createPiLoginGuard } from "./pi-login-guard.ts";
 import { buildMulticodexProviderConfig, PROVIDER_ID } from "./provider.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import { DEFAULT_ROTATION_SETTINGS, loadRotationSettings } from "./rotation-settings.ts";
@@ -88,7 +88,17 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		void statusController.refreshFor(ctx);
 	});
 
-	pi.on("message_end", createPiLoginGuard({ redact: (text) => accountManager.redact(text), warn }));
+	// Only failed answers need the guard, so it loads with the first one.
+	let piLoginGuard: ReturnType<typeof createPiLoginGuard> | undefined;
+	pi.on("message_end", async (event, ctx) => {
+		const { stopReason } = (event.message ?? {}) as { stopReason?: unknown };
+		if (stopReason !== "error") return undefined;
+		piLoginGuard ??= (await import("./pi-login-guard.ts")).createPiLoginGuard({
+			redact: (text) => accountManager.redact(text),
+			warn,
+		});
+		return piLoginGuard(event, ctx);
+	});
 
 	pi.on("model_select", (_event, ctx) => {
 		liveContext = ctx;

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type ProperLockfile from "proper-lockfile";
 
 let properLockfile: typeof ProperLockfile | undefined;
@@ -278,11 +278,27 @@ function lockTimeoutError(path: string, waitedMs: number): Error {
 	);
 }
 
+/**
+ * A free lock taken the way proper-lockfile takes it (an atomic mkdir of the lock folder), without
+ * loading proper-lockfile: that costs more of pi's start-up than the rest of the first write.
+ * Undefined when the folder exists; then proper-lockfile waits, judges staleness and retries.
+ */
+function takeFreeLockSync(path: string, options: FileLockOptions): (() => void) | undefined {
+	const lockDir = lockDirOf(resolve(path));
+	try {
+		fs.mkdirSync(lockDir);
+	} catch (error) {
+		if (errorCode(error) === "EEXIST") return undefined;
+		throw error;
+	}
+	return options.recordOwner ? () => removeLockFolder(lockDir) : () => fs.rmdirSync(lockDir);
+}
+
 /** Runs `fn` while holding the cross-process lock of `path`; blocks briefly while it waits. */
 export function withFileLockSync<T>(path: string, fn: () => T, options: FileLockOptions = {}): T {
 	fs.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
 	const deadline = Date.now() + WAIT_TIMEOUT_MS;
-	let release: (() => void) | undefined;
+	let release = takeFreeLockSync(path, options);
 	while (!release) {
 		try {
 			release = lockfileLib().lockSync(path, lockOptions(path, options));

@@ -6,12 +6,8 @@ import { access, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
+import { HELP_TEXT, RESET_TARGETS, type ResetTarget } from "./commands.ts";
 import { getAgentSettingsPath } from "./provider-utils.ts";
-
-export const HELP_TEXT =
-	"Usage: /multicodex [accounts [identifier]|use [identifier]|show|refresh [identifier|all]|reauth [identifier]|footer|rotation|verify|path|reset [manual|quota|all]|help]";
-export const RESET_TARGETS = ["manual", "quota", "all"] as const;
-export type ResetTarget = (typeof RESET_TARGETS)[number];
 
 const RESET_CHOICES: Record<ResetTarget, string> = {
 	manual: "manual - clear manual account override",

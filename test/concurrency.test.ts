@@ -1,7 +1,7 @@
 // SPEC B7/B8 with real processes on one agent dir: many writers lose no change, a writer killed
 // at any moment leaves a file that parses and keeps every account, pi's settings keys survive
 // our writes (and ours survive pi's), and a lock left by a killed process is taken over at once.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
 	existsSync,
 	lstatSync,
@@ -14,8 +14,10 @@ import {
 	symlinkSync,
 	writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import properLockfile from "proper-lockfile";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withFileLock, withFileLockSync } from "../file-lock.ts";
 import { AccountStore, migrateStorage, type StorageData, serializeStorage } from "../storage.ts";
@@ -29,6 +31,7 @@ import {
 	type WorkerProcess,
 } from "./support/workers.ts";
 
+const require = createRequire(import.meta.url);
 const dirs: string[] = [];
 function tempDir(): string {
 	const dir = mkdtempSync(join(tmpdir(), "multicodex-concurrency-"));
@@ -273,6 +276,65 @@ describe("private atomic writes", () => {
 		});
 		expect(existsSync(orphan)).toBe(false);
 		expect(existsSync(live)).toBe(true);
+	});
+});
+
+describe("one lock protocol with proper-lockfile", () => {
+	// A free lock is taken with one mkdir, without loading proper-lockfile (start-up time); it must
+	// still be the lock pi's and our proper-lockfile users see, and wait for theirs.
+	it("a lock taken while free is seen as held by proper-lockfile, and gone after", () => {
+		for (const recordOwner of [false, true]) {
+			const file = join(tempDir(), "codex-accounts.json");
+			writeFileSync(file, "{}");
+			const seenInside = withFileLockSync(
+				file,
+				() => ({
+					locked: properLockfile.checkSync(file, { realpath: false, stale: 30_000 }),
+					tryLock: (() => {
+						try {
+							properLockfile.lockSync(file, { realpath: false, stale: 30_000 })();
+							return "taken";
+						} catch (error) {
+							return (error as NodeJS.ErrnoException).code;
+						}
+					})(),
+				}),
+				{ recordOwner },
+			);
+			expect(seenInside).toEqual({ locked: true, tryLock: "ELOCKED" });
+			expect(properLockfile.checkSync(file, { realpath: false, stale: 30_000 })).toBe(false);
+			expect(existsSync(`${file}.lock`)).toBe(false);
+		}
+	});
+
+	it("waits while another process holds the lock with proper-lockfile, then takes it", async () => {
+		const file = join(tempDir(), "settings.json");
+		writeFileSync(file, "{}");
+		const holder = spawn(
+			process.execPath,
+			[
+				"-e",
+				`const lockfile = require(${JSON.stringify(require.resolve("proper-lockfile"))});
+				const release = lockfile.lockSync(${JSON.stringify(file)}, { realpath: false, stale: 30000 });
+				process.stdout.write("locked\\n");
+				setTimeout(() => { release(); process.stdout.write("released\\n"); }, 400);`,
+			],
+			{ stdio: ["ignore", "pipe", "inherit"] },
+		);
+		let out = "";
+		await new Promise<void>((resolve) =>
+			holder.stdout.on("data", (chunk) => {
+				out += chunk;
+				if (out.includes("locked")) resolve();
+			}),
+		);
+		const started = Date.now();
+		withFileLockSync(file, () => undefined);
+		const waited = Date.now() - started;
+		await new Promise((resolve) => holder.on("close", resolve));
+		expect(out).toContain("released");
+		expect(waited).toBeGreaterThanOrEqual(250);
+		expect(existsSync(`${file}.lock`)).toBe(false);
 	});
 });
 

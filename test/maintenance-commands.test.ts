@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CommandDeps } from "../command-output.ts";
+import { HELP_TEXT } from "../commands.ts";
 import {
 	formatVerifyChecklist,
 	formatVerifyLine,
-	HELP_TEXT,
 	isVerifyPass,
 	parseResetTarget,
 	runHelp,
