@@ -2,9 +2,16 @@
 // pi with its own login in auth.json (no extension) and by pi with the extension (`-e
 // index.ts`) and one managed account (no auth.json), alternated, on both pi lines: medians of
 // wall time and of peak RSS (and CPU time, for reading the wall time on a busy machine).
+//
+// Two more variants, also alternated, show what pi charges for loading any extension: pi with
+// its own login and an empty TypeScript extension, and pi with SPEC A9's file layout as empty
+// modules (index.ts re-exporting ten files). The extension's own cost is the gap above them.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
+	makeTempDir,
 	modelArgs,
 	PI_LINES,
 	type PiLine,
@@ -36,18 +43,56 @@ const EMAIL = "solo@sim.test";
 const WALL_TARGET = 1.05;
 const RSS_TARGET_MIB = 15;
 
-export type CostVariant = "plain" | "extension";
+export type CostVariant = "plain" | "empty" | "layout" | "extension";
 
-/** One run of either variant; `nodeArgs` lets a profiler ride along. */
+/** SPEC A9's required modules besides index.ts; the layout floor loads one empty module each. */
+const A9_MODULES = [
+	"extension",
+	"account-manager",
+	"storage",
+	"selection",
+	"usage",
+	"auth",
+	"hooks",
+	"commands",
+	"status",
+	"stream-wrapper",
+];
+
+/** Writes the two do-nothing extensions of the floor variants; returns their entry files. */
+export function writeFloorExtensions(): { empty: string; layout: string } {
+	const emptyDir = makeTempDir("multicodex-bench-empty-");
+	const empty = join(emptyDir, "index.ts");
+	writeFileSync(empty, "export default function emptyExtension(_pi: unknown): void {}\n");
+	const layoutDir = makeTempDir("multicodex-bench-layout-");
+	for (const name of A9_MODULES) {
+		const exported = name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+		writeFileSync(join(layoutDir, `${name}.ts`), `export const ${exported}: string = "${name}";\n`);
+	}
+	const layout = join(layoutDir, "index.ts");
+	writeFileSync(
+		layout,
+		`${A9_MODULES.map((name) => `export * from "./${name}.ts";`).join("\n")}\n` +
+			"export default function layoutExtension(_pi: unknown): void {}\n",
+	);
+	return { empty, layout };
+}
+
+/** One run of a variant; `nodeArgs` lets a profiler ride along. */
 export async function costRun(
 	line: PiLine,
 	sim: SimBackend,
 	variant: CostVariant,
 	nodeArgs: string[] = [],
+	floors?: { empty: string; layout: string },
 ): Promise<MeasuredRun> {
 	const agentDir = makeAgentDir();
 	writeSettingsJson(agentDir);
-	if (variant === "plain") {
+	let extensionPath: string | undefined;
+	if (variant === "extension") {
+		writeManagedAccounts(agentDir, sim, [EMAIL]);
+		extensionPath = EXTENSION;
+	} else {
 		const c = sim.issueTokens(EMAIL);
 		writeAuthJson(agentDir, {
 			access: c.access,
@@ -55,13 +100,15 @@ export async function costRun(
 			expires: c.expires,
 			accountId: c.accountId,
 		});
-	} else {
-		writeManagedAccounts(agentDir, sim, [EMAIL]);
+		if (variant !== "plain") {
+			if (!floors) throw new Error(`the ${variant} variant needs writeFloorExtensions()`);
+			extensionPath = floors[variant];
+		}
 	}
 	const run = await runMeasured(line, {
 		agentDir,
 		simUrl: sim.url,
-		extensionPath: variant === "extension" ? EXTENSION : undefined,
+		extensionPath,
 		args: ["--no-session", ...modelArgs(), "-p", "hi"],
 		nodeArgs,
 	});
@@ -69,62 +116,103 @@ export async function costRun(
 	return run;
 }
 
+/** Repetitions per line: a pi 1.3 run is short, so its few-percent differences need more. */
+const DEFAULT_REPS: Record<string, number> = { "pi-0.73": 11, "pi-1.3": 21 };
+
 export async function benchExtensionCost(options: { reps?: number } = {}): Promise<BenchRow[]> {
-	const reps = options.reps ?? repsFromEnv(9);
 	const rows: BenchRow[] = [];
+	const floors = writeFloorExtensions();
 	for (const line of PI_LINES) {
+		const reps = options.reps ?? repsFromEnv(DEFAULT_REPS[line.name] ?? 11);
 		const sim = await startSimBackend({ accounts: [{ email: EMAIL }] });
 		try {
-			log(`6 extension cost on ${line.name}: ${reps} × 2 runs`);
-			const [plain, withExtension] = (await alternate(reps, [
-				() => costRun(line, sim, "plain"),
-				() => costRun(line, sim, "extension"),
-			])) as [MeasuredRun[], MeasuredRun[]];
-			const wall = (runs: MeasuredRun[]) => median(runs.map((r) => r.durationMs));
-			const rss = (runs: MeasuredRun[]) => median(runs.map((r) => r.maxRssKiB));
-			const cpu = (runs: MeasuredRun[]) => median(runs.map((r) => r.cpuMs));
-			const wallRatio = wall(withExtension) / wall(plain);
-			const rssDeltaKiB = rss(withExtension) - rss(plain);
-			const cpuRatio = cpu(withExtension) / cpu(plain);
-			rows.push(
-				{
-					bench: "6 extension-cost",
-					line: line.name,
-					metric: "wall time, pi + extension + 1 account ÷ plain pi with its login (medians)",
-					value: fmtRatio(wallRatio, WALL_TARGET),
-					target: `≤ ${WALL_TARGET}×`,
-					status: passOrMiss(wallRatio <= WALL_TARGET),
-					detail: `extension ${Math.round(wall(withExtension))} ms ${samples(withExtension.map((r) => r.durationMs))}; plain ${Math.round(wall(plain))} ms ${samples(plain.map((r) => r.durationMs))}; median of paired ratios ${fmtRatio(
-						pairedRatio(
-							withExtension.map((r) => r.durationMs),
-							plain.map((r) => r.durationMs),
-						),
-					)}`,
-				},
-				{
-					bench: "6 extension-cost",
-					line: line.name,
-					metric: "peak RSS, extension − plain (medians)",
-					value: fmtMiB(rssDeltaKiB),
-					target: `≤ +${RSS_TARGET_MIB} MiB`,
-					status: passOrMiss(rssDeltaKiB / 1024 <= RSS_TARGET_MIB),
-					detail: `extension ${(rss(withExtension) / 1024).toFixed(1)} MiB, plain ${(rss(plain) / 1024).toFixed(1)} MiB`,
-				},
-				{
-					bench: "6 extension-cost",
-					line: line.name,
-					metric: "CPU time (user+sys), extension ÷ plain (medians)",
-					value: fmtRatio(cpuRatio),
-					target: "—",
-					status: "info",
-					detail: `extension ${Math.round(cpu(withExtension))} ms ${samples(withExtension.map((r) => r.cpuMs))}; plain ${Math.round(cpu(plain))} ms ${samples(plain.map((r) => r.cpuMs))}`,
-				},
-			);
+			log(`6 extension cost on ${line.name}: ${reps} × 4 runs`);
+			const variants: CostVariant[] = ["plain", "empty", "layout", "extension"];
+			const [plain, empty, layout, withExtension] = (await alternate(
+				reps,
+				variants.map((variant) => () => costRun(line, sim, variant, [], floors)),
+			)) as [MeasuredRun[], MeasuredRun[], MeasuredRun[], MeasuredRun[]];
+			rows.push(...costRows(line.name, { plain, empty, layout, withExtension }));
 		} finally {
 			await sim.close();
 		}
 	}
 	return rows;
+}
+
+const wallOf = (runs: MeasuredRun[]) => median(runs.map((r) => r.durationMs));
+const rssOf = (runs: MeasuredRun[]) => median(runs.map((r) => r.maxRssKiB));
+const cpuOf = (runs: MeasuredRun[]) => median(runs.map((r) => r.cpuMs));
+
+function wallDetail(name: string, runs: MeasuredRun[]): string {
+	return `${name} ${Math.round(wallOf(runs))} ms ${samples(runs.map((r) => r.durationMs))}`;
+}
+
+function pairedWall(a: MeasuredRun[], b: MeasuredRun[]): string {
+	return fmtRatio(
+		pairedRatio(
+			a.map((r) => r.durationMs),
+			b.map((r) => r.durationMs),
+		),
+	);
+}
+
+function costRows(
+	line: string,
+	runs: Record<"plain" | "empty" | "layout" | "withExtension", MeasuredRun[]>,
+): BenchRow[] {
+	const { plain, empty, layout, withExtension } = runs;
+	const wallRatio = wallOf(withExtension) / wallOf(plain);
+	const rssDeltaKiB = rssOf(withExtension) - rssOf(plain);
+	const floorRow = (variant: MeasuredRun[], what: string, name: string): BenchRow => ({
+		bench: "6 extension-cost",
+		line,
+		metric: `wall time, ${what} ÷ plain pi (medians): pi's own cost of loading it`,
+		value: fmtRatio(wallOf(variant) / wallOf(plain)),
+		target: "—",
+		status: "info",
+		detail: `${wallDetail(name, variant)}; median of paired ratios ${pairedWall(variant, plain)}`,
+	});
+	return [
+		{
+			bench: "6 extension-cost",
+			line,
+			metric: "wall time, pi + extension + 1 account ÷ plain pi with its login (medians)",
+			value: fmtRatio(wallRatio, WALL_TARGET),
+			target: `≤ ${WALL_TARGET}×`,
+			status: passOrMiss(wallRatio <= WALL_TARGET),
+			detail: `${wallDetail("extension", withExtension)}; ${wallDetail("plain", plain)}; median of paired ratios ${pairedWall(withExtension, plain)}`,
+		},
+		floorRow(empty, "pi + an empty TypeScript extension", "empty extension"),
+		floorRow(layout, "pi + A9's 11 files as empty modules", "empty A9 layout"),
+		{
+			bench: "6 extension-cost",
+			line,
+			metric: "wall time, pi + extension ÷ pi + the empty A9 layout (medians): our own cost",
+			value: fmtRatio(wallOf(withExtension) / wallOf(layout)),
+			target: "—",
+			status: "info",
+			detail: `median of paired ratios ${pairedWall(withExtension, layout)}`,
+		},
+		{
+			bench: "6 extension-cost",
+			line,
+			metric: "peak RSS, extension − plain (medians)",
+			value: fmtMiB(rssDeltaKiB),
+			target: `≤ +${RSS_TARGET_MIB} MiB`,
+			status: passOrMiss(rssDeltaKiB / 1024 <= RSS_TARGET_MIB),
+			detail: `extension ${(rssOf(withExtension) / 1024).toFixed(1)} MiB, plain ${(rssOf(plain) / 1024).toFixed(1)} MiB`,
+		},
+		{
+			bench: "6 extension-cost",
+			line,
+			metric: "CPU time (user+sys), extension ÷ plain (medians)",
+			value: fmtRatio(cpuOf(withExtension) / cpuOf(plain)),
+			target: "—",
+			status: "info",
+			detail: `extension ${Math.round(cpuOf(withExtension))} ms ${samples(withExtension.map((r) => r.cpuMs))}; plain ${Math.round(cpuOf(plain))} ms ${samples(plain.map((r) => r.cpuMs))}`,
+		},
+	];
 }
 
 if (isMainModule(import.meta.url)) {
