@@ -15,7 +15,7 @@ export interface CodexUsageSnapshot {
 	fetchedAt: number;
 }
 
-/** Windows longer than a day are the weekly one; shorter ones the 5-hour one. */
+/** Windows longer than a day are the weekly one; a day or shorter, the 5-hour one. */
 const WEEKLY_THRESHOLD_MINUTES = 24 * 60;
 
 function finiteNumber(value: unknown): number | undefined {
@@ -38,38 +38,59 @@ function makeWindow(usedPercent?: number, resetAt?: number): CodexUsageWindow | 
 	return { usedPercent, resetAt };
 }
 
-function parseWhamWindow(window: unknown): CodexUsageWindow | undefined {
-	if (!isJsonObject(window)) return undefined;
-	return makeWindow(normalizeUsedPercent(window.used_percent), secondsToMs(window.reset_at));
-}
-
-/** Parses `GET …/wham/usage`: primary = 5 h window, secondary = weekly window. */
-export function parseCodexUsageResponse(data: unknown): Omit<CodexUsageSnapshot, "fetchedAt"> {
-	const rateLimit = isJsonObject(data) ? data.rate_limit : undefined;
-	if (!isJsonObject(rateLimit)) return { primary: undefined, secondary: undefined };
-	return {
-		primary: parseWhamWindow(rateLimit.primary_window),
-		secondary: parseWhamWindow(rateLimit.secondary_window),
-	};
-}
+type WindowName = "primary" | "secondary";
 
 interface SizedWindow {
 	window: CodexUsageWindow;
+	name: WindowName;
 	minutes?: number;
 }
 
-/** Places windows by length (weekly-only plans report the weekly window first). */
+/** The length a window's name stands for, used only when the window does not state its own. */
+const MINUTES_BY_NAME: Record<WindowName, number> = { primary: 5 * 60, secondary: 7 * 24 * 60 };
+
+function lengthInMinutes({ name, minutes }: SizedWindow): number {
+	return minutes !== undefined && minutes > 0 ? minutes : MINUTES_BY_NAME[name];
+}
+
+function secondsToMinutes(value: unknown): number | undefined {
+	const n = finiteNumber(value);
+	return n === undefined ? undefined : n / 60;
+}
+
+/**
+ * Places windows by length, not position (weekly-only plans report the weekly window first);
+ * a window without a length counts as the one its name stands for. Of two windows the shorter
+ * is the 5-hour one even when both fall on the same side of a day; equal lengths keep name order.
+ */
 function placeWindowsByLength(
 	windows: SizedWindow[],
 ): Omit<CodexUsageSnapshot, "fetchedAt"> | undefined {
-	if (windows.length === 0) return undefined;
-	const snapshot: Omit<CodexUsageSnapshot, "fetchedAt"> = {};
-	windows.forEach(({ window, minutes }, index) => {
-		const isWeekly = minutes !== undefined ? minutes >= WEEKLY_THRESHOLD_MINUTES : index === 1;
-		if (isWeekly) snapshot.secondary ??= window;
-		else snapshot.primary ??= window;
-	});
-	return snapshot;
+	const [shorter, longer] = [...windows].sort((a, b) => lengthInMinutes(a) - lengthInMinutes(b));
+	if (!shorter) return undefined;
+	if (longer) return { primary: shorter.window, secondary: longer.window };
+	return lengthInMinutes(shorter) > WEEKLY_THRESHOLD_MINUTES
+		? { secondary: shorter.window }
+		: { primary: shorter.window };
+}
+
+function parseWhamWindow(value: unknown, name: WindowName): SizedWindow | undefined {
+	if (!isJsonObject(value)) return undefined;
+	const window = makeWindow(normalizeUsedPercent(value.used_percent), secondsToMs(value.reset_at));
+	if (!window) return undefined;
+	return { window, name, minutes: secondsToMinutes(value.limit_window_seconds) };
+}
+
+/** Parses `GET …/wham/usage` into the 5-hour (primary) and weekly (secondary) slots. */
+export function parseCodexUsageResponse(data: unknown): Omit<CodexUsageSnapshot, "fetchedAt"> {
+	const rateLimit = isJsonObject(data) ? data.rate_limit : undefined;
+	if (!isJsonObject(rateLimit)) return { primary: undefined, secondary: undefined };
+	const windows = [
+		parseWhamWindow(rateLimit.primary_window, "primary"),
+		parseWhamWindow(rateLimit.secondary_window, "secondary"),
+	].filter((value): value is SizedWindow => value !== undefined);
+	const placed = placeWindowsByLength(windows);
+	return { primary: placed?.primary, secondary: placed?.secondary };
 }
 
 /**
@@ -83,7 +104,7 @@ export function parseCodexRateLimitHeaders(
 	const lower: Record<string, string | undefined> = {};
 	for (const [key, value] of Object.entries(headers)) lower[key.toLowerCase()] = value;
 	const windows: SizedWindow[] = [];
-	for (const name of ["primary", "secondary"]) {
+	for (const name of ["primary", "secondary"] as const) {
 		const prefix = `x-codex-${name}-`;
 		const usedPercent = normalizeUsedPercent(lower[`${prefix}used-percent`]);
 		const resetAtSeconds = finiteNumber(lower[`${prefix}reset-at`]);
@@ -96,13 +117,13 @@ export function parseCodexRateLimitHeaders(
 					: undefined;
 		const window = makeWindow(usedPercent, resetAt);
 		if (window) {
-			windows.push({ window, minutes: finiteNumber(lower[`${prefix}window-minutes`]) });
+			windows.push({ window, name, minutes: finiteNumber(lower[`${prefix}window-minutes`]) });
 		}
 	}
 	return placeWindowsByLength(windows);
 }
 
-function parseEventWindow(value: unknown, now: number): SizedWindow | undefined {
+function parseEventWindow(value: unknown, name: WindowName, now: number): SizedWindow | undefined {
 	if (!isJsonObject(value)) return undefined;
 	const usedPercent = normalizeUsedPercent(value.used_percent);
 	const resetAtSeconds = finiteNumber(value.reset_at ?? value.resets_at);
@@ -116,11 +137,8 @@ function parseEventWindow(value: unknown, now: number): SizedWindow | undefined 
 	const window = makeWindow(usedPercent, resetAt);
 	if (!window) return undefined;
 	const minutes =
-		finiteNumber(value.window_minutes) ??
-		(finiteNumber(value.limit_window_seconds) !== undefined
-			? (finiteNumber(value.limit_window_seconds) as number) / 60
-			: undefined);
-	return { window, minutes };
+		finiteNumber(value.window_minutes) ?? secondsToMinutes(value.limit_window_seconds);
+	return { window, name, minutes };
 }
 
 /** Reads a `codex.rate_limits` stream event (WebSocket transport). */
@@ -130,9 +148,10 @@ export function parseCodexRateLimitsEvent(
 ): Omit<CodexUsageSnapshot, "fetchedAt"> | undefined {
 	if (!isJsonObject(event) || event.type !== "codex.rate_limits") return undefined;
 	const source = isJsonObject(event.rate_limits) ? event.rate_limits : event;
-	const windows = [source.primary, source.secondary]
-		.map((value) => parseEventWindow(value, now))
-		.filter((value): value is SizedWindow => value !== undefined);
+	const windows = [
+		parseEventWindow(source.primary, "primary", now),
+		parseEventWindow(source.secondary, "secondary", now),
+	].filter((value): value is SizedWindow => value !== undefined);
 	return placeWindowsByLength(windows);
 }
 

@@ -91,6 +91,65 @@ describe("parseCodexUsageResponse", () => {
 		expect(parsed.secondary).toBeUndefined();
 	});
 
+	it("puts a weekly-only plan's lone primary window (604800 s) into the weekly slot", () => {
+		const parsed = parseCodexUsageResponse({
+			rate_limit: {
+				primary_window: {
+					used_percent: 80,
+					limit_window_seconds: 604800,
+					reset_after_seconds: 3600,
+					reset_at: 1_767_800_000,
+				},
+				secondary_window: null,
+			},
+		});
+		expect(parsed.primary).toBeUndefined();
+		expect(parsed.secondary).toEqual({ usedPercent: 80, resetAt: 1_767_800_000_000 });
+	});
+
+	it("places swapped windows by limit_window_seconds, not by name", () => {
+		const parsed = parseCodexUsageResponse({
+			rate_limit: {
+				primary_window: { used_percent: 40, limit_window_seconds: 604800, reset_at: 1_767_800_000 },
+				secondary_window: {
+					used_percent: 12,
+					limit_window_seconds: 18000,
+					reset_at: 1_767_230_000,
+				},
+			},
+		});
+		expect(parsed.primary).toEqual({ usedPercent: 12, resetAt: 1_767_230_000_000 });
+		expect(parsed.secondary).toEqual({ usedPercent: 40, resetAt: 1_767_800_000_000 });
+	});
+
+	it("places windows without limit_window_seconds by name", () => {
+		const both = parseCodexUsageResponse({
+			rate_limit: {
+				primary_window: { used_percent: 12, reset_at: 1_767_230_000 },
+				secondary_window: { used_percent: 40, reset_at: 1_767_800_000 },
+			},
+		});
+		expect(both.primary).toEqual({ usedPercent: 12, resetAt: 1_767_230_000_000 });
+		expect(both.secondary).toEqual({ usedPercent: 40, resetAt: 1_767_800_000_000 });
+
+		const loneSecondary = parseCodexUsageResponse({
+			rate_limit: { secondary_window: { used_percent: 40, reset_at: 1_767_800_000 } },
+		});
+		expect(loneSecondary.primary).toBeUndefined();
+		expect(loneSecondary.secondary).toEqual({ usedPercent: 40, resetAt: 1_767_800_000_000 });
+	});
+
+	it("puts the shorter of two weekly-length windows into the 5-hour slot", () => {
+		const parsed = parseCodexUsageResponse({
+			rate_limit: {
+				primary_window: { used_percent: 30, limit_window_seconds: 2_592_000, reset_at: 300 },
+				secondary_window: { used_percent: 20, limit_window_seconds: 604800, reset_at: 200 },
+			},
+		});
+		expect(parsed.primary).toEqual({ usedPercent: 20, resetAt: 200_000 });
+		expect(parsed.secondary).toEqual({ usedPercent: 30, resetAt: 300_000 });
+	});
+
 	it.each([
 		["null", null],
 		["no rate_limit", { plan_type: "plus" }],
@@ -227,6 +286,18 @@ describe("parseCodexRateLimitHeaders", () => {
 		expect(usage?.secondary).toEqual({ usedPercent: 42, resetAt: 1_767_800_000_000 });
 	});
 
+	it("puts a lone secondary window without window-minutes into the weekly slot", () => {
+		const usage = parseCodexRateLimitHeaders(
+			{
+				"x-codex-secondary-used-percent": "35",
+				"x-codex-secondary-reset-at": "1767800000",
+			},
+			NOW,
+		);
+		expect(usage?.primary).toBeUndefined();
+		expect(usage?.secondary).toEqual({ usedPercent: 35, resetAt: 1_767_800_000_000 });
+	});
+
 	it("returns undefined when the answer carries no rate-limit headers", () => {
 		expect(
 			parseCodexRateLimitHeaders({ "content-type": "text/event-stream" }, NOW),
@@ -266,6 +337,18 @@ describe("parseCodexRateLimitsEvent", () => {
 		);
 		expect(usage?.primary).toBeUndefined();
 		expect(usage?.secondary).toEqual({ usedPercent: 80, resetAt: NOW + HOUR });
+	});
+
+	it("puts a lone secondary window without a length into the weekly slot", () => {
+		const usage = parseCodexRateLimitsEvent(
+			{
+				type: "codex.rate_limits",
+				rate_limits: { secondary: { used_percent: 55, reset_at: 1_767_800_000 } },
+			},
+			NOW,
+		);
+		expect(usage?.primary).toBeUndefined();
+		expect(usage?.secondary).toEqual({ usedPercent: 55, resetAt: 1_767_800_000_000 });
 	});
 
 	it("ignores other events and empty ones", () => {
