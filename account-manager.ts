@@ -509,12 +509,14 @@ export class AccountManager {
 		if (!account) return;
 		this.state.manualEmail = email;
 		if (!this.isPiAuthAccount(account)) {
+			// The pin stays in memory; the account it makes active is saved like any choice (A3).
 			this.updateManaged((data) => {
 				const stored = data.accounts.find((a) => a.email === email);
 				if (stored) stored.lastUsed = this.now();
+				data.activeEmail = email;
 			});
 		} else {
-			this.notifyStateChanged();
+			this.setActiveAccount(email);
 		}
 	}
 
@@ -847,6 +849,17 @@ export class AccountManager {
 			if (!hasSeveralUsableAccounts(accounts, choice)) {
 				return { selected: this.chooseAndActivate(options) };
 			}
+			// While the session keeps its account, the others' usage is not needed: the answers keep
+			// the kept account's numbers current, and normal work makes no usage requests (B4).
+			const kept = options?.sticky ? this.sessionEmail : undefined;
+			if (kept !== undefined) {
+				const selected = this.chooseAndActivate(options);
+				if (selected?.email === kept) return { selected };
+				void this.refreshUsageIfStale(accounts, { signal: options?.signal }).catch((error) =>
+					this.warn(`Multicodex: usage refresh failed: ${normalizeUnknownError(error)}`),
+				);
+				return { selected };
+			}
 			const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
 			// Wait only when nothing at all is known.
 			if (accounts.some((a) => this.state.usageCache.has(a.email))) {
@@ -910,11 +923,14 @@ export class AccountManager {
 				`it is skipped for 24 h. Remove it with /multicodex accounts if that is permanent.`
 			);
 		}
-		const fallback =
-			signal.kind === "rate_limited"
-				? RATE_LIMIT_COOLDOWN_MS
-				: this.rotation.fallbackCooldownMinutes * 60_000;
-		const known = signal.resetAt ?? getNextResetAt(this.state.usageCache.get(account.email));
+		// A plain rate limit says nothing about the plan's windows: only its own retry time counts.
+		const isRateLimit = signal.kind === "rate_limited";
+		const fallback = isRateLimit
+			? RATE_LIMIT_COOLDOWN_MS
+			: this.rotation.fallbackCooldownMinutes * 60_000;
+		const known =
+			signal.resetAt ??
+			(isRateLimit ? undefined : getNextResetAt(this.state.usageCache.get(account.email)));
 		this.coolDown(account.email, known && known > now ? known : now + fallback);
 		if (signal.kind === "usage_limit_reached" && signal.resetAt === undefined) {
 			// The answer had no reset time: learn it in the background and correct the cooldown.

@@ -24,6 +24,7 @@ import {
 	classifyQuotaEvent,
 	classifyQuotaResponse,
 	isQuotaErrorMessage,
+	type QuotaKind,
 	type QuotaSignal,
 } from "./quota.ts";
 import {
@@ -34,6 +35,7 @@ import {
 	takeQuotaBody,
 } from "./quota-body-probe.ts";
 import { DEFAULT_ROTATION_SETTINGS } from "./rotation-settings.ts";
+import { isAccountAvailable } from "./selection.ts";
 import type { Account } from "./storage.ts";
 import { formatResetAt, parseCodexRateLimitHeaders, parseCodexRateLimitsEvent } from "./usage.ts";
 
@@ -92,6 +94,31 @@ function describeNoAccount(accountManager: AccountManager, now: number): string 
 	}
 	if (parts.length === 0) parts.push("every account failed for this request");
 	return `No available Multicodex accounts: ${parts.join("; ")}. Add another account with /multicodex use <identifier>.`;
+}
+
+const QUOTA_KIND_TEXT: Record<QuotaKind, string> = {
+	usage_limit_reached: "its usage limit",
+	usage_not_included: "a plan without Codex",
+	rate_limited: "a rate limit",
+};
+
+/**
+ * The request's tries ran out. With no account left to use that is the honest "no account"
+ * message; otherwise the next request can still succeed on another account, so say that.
+ */
+function describeTriesUsedUp(
+	accountManager: AccountManager,
+	tries: number,
+	lastQuota: { email: string; kind: QuotaKind } | undefined,
+): string {
+	const now = Date.now();
+	const usable = accountManager.getAccounts().some((a) => isAccountAvailable(a, now));
+	if (!usable || !lastQuota) return describeNoAccount(accountManager, now);
+	return (
+		`${lastQuota.email} hit ${QUOTA_KIND_TEXT[lastQuota.kind]} and this request's ${tries} ` +
+		`${tries === 1 ? "try is" : "tries are"} used up; the next request uses another account ` +
+		"(more tries per request: /multicodex rotation)."
+	);
 }
 
 function headersRecord(headers: unknown): Record<string, string> {
@@ -153,7 +180,10 @@ export function createStreamWrapper(
 
 		const pickAccount = async (excluded: Set<string>): Promise<Account | undefined> => {
 			const manual = accountManager.getAvailableManualAccount({ excludeEmails: excluded });
-			if (manual) return manual;
+			if (manual) {
+				accountManager.setActiveAccount(manual.email);
+				return manual;
+			}
 			if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
 			return accountManager.activateBestAccount({
 				excludeEmails: excluded,
@@ -162,8 +192,11 @@ export function createStreamWrapper(
 			});
 		};
 
-		/** One try on one account. Returns true when the caller should rotate. */
-		const tryAccount = async (account: Account, token: string, canRotate: boolean) => {
+		/**
+		 * One try on one account. `rotate` when the account answered with a quota answer before any
+		 * output: the caller cools it down and, with tries left, goes on with the next account.
+		 */
+		const tryAccount = async (account: Account, token: string) => {
 			const state: TryState = {};
 			const tryId = randomUUID();
 			ensureGlobalQuotaBodyProbe();
@@ -181,7 +214,9 @@ export function createStreamWrapper(
 					const usage = parseCodexRateLimitHeaders(headers, now);
 					if (usage) accountManager.recordUsage(account.email, usage);
 					await options?.onResponse?.(response, responseModel);
-					if (response.status === 429 && canRotate) {
+					// Even on the last try: pi-ai's back-off on an account out of quota only delays the
+					// answer, and the account's cooldown must be recorded either way.
+					if (response.status === 429) {
 						state.quota = classifyQuotaResponse(429, headers, takeQuotaBody(tryId), now);
 						throw new Error(ROTATE_MESSAGE);
 					}
@@ -223,7 +258,7 @@ export function createStreamWrapper(
 					if (event.type === "error") {
 						const message = event.error.errorMessage ?? "";
 						const aborted = event.reason === "aborted" && !state.quota;
-						if (canRotate && !aborted) {
+						if (!aborted) {
 							const quota =
 								state.quota ??
 								(isQuotaErrorMessage(message) ? classifyQuotaErrorMessage(message) : undefined);
@@ -260,6 +295,7 @@ export function createStreamWrapper(
 			const maxRetries =
 				wrapperOptions.maxRetries ?? accountManager.getRotationSettings().retryCount;
 			const excluded = new Set<string>();
+			let lastQuota: { email: string; kind: QuotaKind } | undefined;
 			const pushAborted = () => {
 				const aborted = createErrorAssistantMessage(model, "Request was aborted");
 				aborted.stopReason = "aborted";
@@ -287,14 +323,15 @@ export function createStreamWrapper(
 				}
 
 				releaseSocketOnSwitch(options?.sessionId, account.email);
-				const result = await tryAccount(account, token, attempt < maxRetries);
+				const result = await tryAccount(account, token);
 				if (!result.rotate) return;
 				const notice = accountManager.applyQuotaSignal(account, result.quota);
 				if (notice) accountManager.warn(notice);
 				if (usingManual) accountManager.clearManualAccount();
 				excluded.add(account.email);
+				lastQuota = { email: account.email, kind: result.quota.kind };
 			}
-			throw new Error(describeNoAccount(accountManager, Date.now()));
+			throw new Error(describeTriesUsedUp(accountManager, maxRetries + 1, lastQuota));
 		};
 
 		run()

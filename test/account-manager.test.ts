@@ -209,13 +209,13 @@ describe("manual pin", () => {
 		});
 	});
 
-	it("makes the pinned account active without writing the pin to the file", () => {
+	it("makes the pinned account active (saved as activeEmail, A3) without writing the pin to the file", () => {
 		const manager = createManager();
 		manager.setManualAccount("b@x.com");
 		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
 		expect(manager.getManualAccount()?.email).toBe("b@x.com");
 		const data = readStorage();
-		expect(data.activeEmail).toBe("a@x.com");
+		expect(data.activeEmail).toBe("b@x.com");
 		expect(Object.keys(data)).toEqual(["$schema", "version", "accounts", "activeEmail"]);
 		expect(JSON.stringify(data)).not.toMatch(/manual/i);
 	});
@@ -239,14 +239,16 @@ describe("manual pin", () => {
 		manager.setManualAccount("b@x.com");
 		manager.clearManualAccount();
 		expect(manager.hasManualAccount()).toBe(false);
-		expect(manager.getActiveAccount()?.email).toBe("a@x.com");
+		// The account stays active until the next choice; only the pin is gone.
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		expect(manager.getManualAccount()).toBeUndefined();
 	});
 
 	it("survives a new manager in the same process, not a new process", () => {
 		const processState = createProcessState();
 		createManager({ processState }).setManualAccount("b@x.com");
-		expect(createManager({ processState }).getActiveAccount()?.email).toBe("b@x.com");
-		expect(createManager().getActiveAccount()?.email).toBe("a@x.com");
+		expect(createManager({ processState }).getManualAccount()?.email).toBe("b@x.com");
+		expect(createManager().hasManualAccount()).toBe(false);
 	});
 });
 
@@ -502,6 +504,17 @@ describe("applyQuotaSignal", () => {
 		expect(isAccountAvailable(manager.getAccount("a@x.com")!, until)).toBe(true);
 	});
 
+	it("rate_limited ignores the usage windows: a plain 429 never waits for a 5 h reset", async () => {
+		const manager = createManager();
+		// The 429's own headers put a 5 h window into the usage cache first (as on SSE).
+		manager.recordUsage("a@x.com", usage(100, 40, 3 * HOUR));
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, { kind: "rate_limited" });
+		await afterSave();
+		const until = storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0;
+		expect(until).toBeGreaterThan(clock);
+		expect(until).toBeLessThanOrEqual(clock + 5 * MINUTE);
+	});
+
 	it("rate_limited with retry-after uses it", async () => {
 		const manager = createManager();
 		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
@@ -680,6 +693,48 @@ describe("saving off the request path", () => {
 		usageByToken.set(creds("b").access, usage(10, 10));
 		await manager.activateBestAccount();
 		expect(fetchUsage).toHaveBeenCalledTimes(4);
+	});
+});
+
+describe("sticky choices and usage requests", () => {
+	beforeEach(() => {
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b"), stored("c@x.com", "c")],
+		});
+		usageByToken.set(creds("a").access, usage(50, 50));
+		usageByToken.set(creds("b").access, usage(10, 10));
+		usageByToken.set(creds("c").access, usage(30, 30));
+	});
+
+	it("normal work on the kept account makes no usage requests, however old the others' usage", async () => {
+		const manager = createManager();
+		await manager.refreshUsageForAllAccounts();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+		fetchUsage.mockClear();
+
+		clock += 30 * MINUTE;
+		// The answers keep the kept account's numbers current.
+		manager.recordUsage("b@x.com", { primary: { usedPercent: 20, resetAt: clock + HOUR } });
+		for (let turn = 0; turn < 3; turn++) {
+			expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+		}
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		expect(fetchUsage).not.toHaveBeenCalled();
+	});
+
+	it("leaving the kept account refreshes the stale usage of the others", async () => {
+		const manager = createManager();
+		await manager.refreshUsageForAllAccounts();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+		fetchUsage.mockClear();
+
+		clock += 30 * MINUTE;
+		const next = await manager.activateBestAccount({
+			sticky: true,
+			excludeEmails: new Set(["b@x.com"]),
+		});
+		expect(next?.email).toBe("c@x.com");
+		await vi.waitFor(() => expect(fetchUsage).toHaveBeenCalledTimes(3));
 	});
 });
 

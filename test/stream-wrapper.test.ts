@@ -482,6 +482,44 @@ describe("createStreamWrapper", () => {
 		expectNoTokens(warnings);
 	});
 
+	it("cools down an account that hits its quota on the last try, and says the tries are used up", async () => {
+		scriptByEmail.set("a@x.com", scripts.error(QUOTA_MESSAGE));
+		const manager = createManager();
+		const wrapper = createStreamWrapper(manager, innerProvider, { maxRetries: 0 });
+
+		const events = await collect(wrapper(CALLER_MODEL, CONTEXT, { apiKey: "placeholder" }));
+
+		expect(callEmails()).toEqual(["a@x.com"]);
+		const errors = errorsOf(events);
+		expect(errors).toHaveLength(1);
+		expect(errors[0]).toMatch(/a@x\.com hit its usage limit and this request's 1 try is used up/);
+		await afterSave();
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(Date.now());
+		// The next request goes to another account at once.
+		const next = await collect(wrapper(CALLER_MODEL, CONTEXT, { apiKey: "placeholder" }));
+		expect(textOf(next)).toBe("Answered by b@x.com");
+	});
+
+	it("skips pi-ai's back-off on a 429 even on the last try", async () => {
+		let onResponseThrew = false;
+		scriptByEmail.set("a@x.com", async (options, emit) => {
+			try {
+				await options.onResponse?.({ status: 429, headers: {} }, CALLER_MODEL);
+			} catch {
+				onResponseThrew = true;
+			}
+			emit(ev.error("Codex error: 429"));
+		});
+		const manager = createManager();
+		const wrapper = createStreamWrapper(manager, innerProvider, { maxRetries: 0 });
+
+		const events = await collect(wrapper(CALLER_MODEL, CONTEXT, { apiKey: "placeholder" }));
+
+		expect(onResponseThrew).toBe(true);
+		expect(errorsOf(events)[0]).toMatch(/a@x\.com hit a rate limit/);
+		expect(manager.getAccount("a@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(Date.now());
+	});
+
 	it("skips an account whose token refresh fails, warns once without tokens, and uses the next", async () => {
 		writeStorage([
 			account("a@x.com", { expiresAt: Date.now() - MINUTE }),
