@@ -160,7 +160,8 @@ async function handleCommand(
 		return;
 	}
 	if (!isSubcommand(subcommand)) {
-		report(ctx, `Unknown subcommand: ${subcommand}`, "warning");
+		const typed = args.trim().split(/\s/, 1)[0];
+		report(ctx, `Unknown subcommand: ${typed}`, "warning");
 		await runSubcommand("help", "", ctx, deps);
 		return;
 	}

@@ -59,7 +59,7 @@ export function formatVerifyChecklist(result: VerifyResult): string[] {
 	return [
 		`storage directory writable: ${yesNo(result.storageOk)}`,
 		`settings directory writable: ${yesNo(result.settingsOk)}`,
-		`managed accounts: ${result.accounts}`,
+		`accounts: ${result.accounts}`,
 		`active account: ${result.active}`,
 		`pi auth (memory only): ${result.piAuth ? "loaded" : "none"}`,
 		`accounts needing re-authentication: ${result.needsReauth}`,

@@ -283,12 +283,10 @@ export function createUsageStatusController(accountManager: AccountManager) {
 			preferences = await loadFooterPreferences();
 		} catch (error) {
 			preferences = DEFAULT_FOOTER_PREFERENCES;
-			withContext(ctx, (c) =>
-				c.ui.notify(
-					`Multicodex: footer settings not loaded: ${normalizeUnknownError(error)}`,
-					"warning",
-				),
-			);
+			const message = `Multicodex: footer settings not loaded: ${normalizeUnknownError(error)}`;
+			// Print and json runs have no UI to notify: their lines go to stderr (B12).
+			if (ctx && !ctx.hasUI) process.stderr.write(`${message}\n`);
+			else withContext(ctx, (c) => c.ui.notify(message, "warning"));
 		}
 	}
 

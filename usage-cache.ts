@@ -1,6 +1,7 @@
 // The last known usage of each account, kept in `codex-usage-cache.json` next to the accounts
 // file so a new pi process has numbers (for the first choice and the footer) before any usage
-// request returns. It holds no secret; entries are merged by newest `fetchedAt` under the lock.
+// request returns. It holds no secret; entries are merged by newest `fetchedAt` (no lock: see
+// `save`).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";

@@ -157,7 +157,7 @@ describe("the /multicodex handler", () => {
 		const { run, notes } = setup("tui");
 		await run("Frobnicate now");
 		expect(notes).toEqual([
-			["Unknown subcommand: frobnicate", "warning"],
+			["Unknown subcommand: Frobnicate", "warning"],
 			[HELP_TEXT, "info"],
 		]);
 	});

@@ -52,7 +52,7 @@ describe("verify", () => {
 		expect(formatVerifyChecklist(OK)).toEqual([
 			"storage directory writable: yes",
 			"settings directory writable: yes",
-			"managed accounts: 2",
+			"accounts: 2",
 			"active account: a@x.com",
 			"pi auth (memory only): loaded",
 			"accounts needing re-authentication: 0",

@@ -188,4 +188,26 @@ describe("the footer", () => {
 		expect(controller.getPreferences()).toEqual(DEFAULT_FOOTER_PREFERENCES);
 		expect(readFileSync(join(agentDir, "settings.json"), "utf8")).toBe("{ damaged");
 	});
+
+	it("says a damaged settings.json was not loaded: a notification with a UI, stderr without", async () => {
+		writeFileSync(join(agentDir, "settings.json"), "{ damaged");
+		const controller = createUsageStatusController(manager);
+		const withUi = fakeCtx("openai-codex", true);
+		await controller.loadPreferences(withUi.ctx);
+		expect(withUi.raw.ui.notify).toHaveBeenCalledWith(
+			expect.stringContaining("footer settings not loaded"),
+			"warning",
+		);
+
+		const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+		try {
+			const printMode = fakeCtx("openai-codex", false);
+			await controller.loadPreferences(printMode.ctx);
+			expect(printMode.raw.ui.notify).not.toHaveBeenCalled();
+			expect(stderr).toHaveBeenCalledWith(expect.stringContaining("footer settings not loaded"));
+		} finally {
+			stderr.mockRestore();
+		}
+		expect(controller.getPreferences()).toEqual(DEFAULT_FOOTER_PREFERENCES);
+	});
 });
