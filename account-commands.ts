@@ -38,7 +38,10 @@ async function printStatusLines(ctx: ExtensionCommandContext, deps: CommandDeps)
 	report(ctx, accounts.map((a) => formatAccountStatusLine(accountManager, a)).join("\n"));
 }
 
-/** Pins a stored account after checking its login; logs in when it is unknown or broken. */
+/**
+ * Pins a stored account after checking its login; logs in when it is unknown or broken, or when
+ * its plan did not include Codex (a new login is how such an account is tried again).
+ */
 export async function useOrLogin(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
@@ -46,7 +49,13 @@ export async function useOrLogin(
 ): Promise<void> {
 	const { accountManager } = deps;
 	const existing = findAccount(accountManager, identifier);
-	if (existing) {
+	if (existing?.codexNotIncluded) {
+		report(
+			ctx,
+			`${existing.email} cannot use Codex (its ChatGPT plan did not include it). Starting login again.`,
+			"warning",
+		);
+	} else if (existing) {
 		try {
 			await accountManager.ensureValidToken(existing);
 			accountManager.setManualAccount(existing.email);

@@ -24,7 +24,6 @@ const USAGE_REQUEST_TIMEOUT_MS = 10 * 1000;
 const TOKEN_EXPIRY_MARGIN_MS = 5 * 60 * 1000;
 export const QUOTA_COOLDOWN_MS = 60 * 60 * 1000;
 const RATE_LIMIT_COOLDOWN_MS = 60 * 1000;
-const NOT_INCLUDED_COOLDOWN_MS = 24 * 60 * 60 * 1000;
 /** How long a choice waits for usage when nothing at all is known yet. */
 const SELECTION_USAGE_WAIT_MS = 50;
 const MAX_USAGE_REQUESTS_IN_FLIGHT = 8;
@@ -97,17 +96,20 @@ interface PendingAccountChanges {
 	cooldowns: Map<string, number>;
 	/** Cooldowns that had ended by this time are cleared. */
 	clearCooldownsEndedBy?: number;
+	/** Accounts found to have a plan without Codex (B3), flagged `codexNotIncluded`. */
+	codexNotIncluded: Set<string>;
 }
 
 function noPendingChanges(): PendingAccountChanges {
-	return { cooldowns: new Map() };
+	return { cooldowns: new Map(), codexNotIncluded: new Set() };
 }
 
 function hasPendingChanges(changes: PendingAccountChanges): boolean {
 	return (
 		changes.activeEmail !== undefined ||
 		changes.cooldowns.size > 0 ||
-		changes.clearCooldownsEndedBy !== undefined
+		changes.clearCooldownsEndedBy !== undefined ||
+		changes.codexNotIncluded.size > 0
 	);
 }
 
@@ -118,6 +120,10 @@ function applyPendingChanges(data: StorageData, changes: PendingAccountChanges):
 	for (const [email, until] of changes.cooldowns) {
 		const account = byEmail.get(email);
 		if (account) account.quotaExhaustedUntil = Math.max(account.quotaExhaustedUntil ?? 0, until);
+	}
+	for (const email of changes.codexNotIncluded) {
+		const account = byEmail.get(email);
+		if (account) account.codexNotIncluded = true;
 	}
 	const endedBy = changes.clearCooldownsEndedBy;
 	if (endedBy !== undefined) {
@@ -497,7 +503,7 @@ export class AccountManager {
 			this.writePendingChanges();
 		} catch (error) {
 			this.warn(
-				`Multicodex: could not save the active account and cooldowns to ${this.store.path} ` +
+				`Multicodex: could not save the active account, cooldowns and flags to ${this.store.path} ` +
 					`(${normalizeUnknownError(error)}); this window keeps them and saves them with the ` +
 					"next change.",
 			);
@@ -536,6 +542,8 @@ export class AccountManager {
 				existing.expiresAt = creds.expires;
 				if (accountId) existing.accountId = accountId;
 				existing.needsReauth = undefined;
+				// A new login may come with another plan: try it again.
+				existing.codexNotIncluded = undefined;
 				return;
 			}
 			data.accounts.push({
@@ -592,19 +600,21 @@ export class AccountManager {
 		return true;
 	}
 
+	/**
+	 * Clears every cooldown and every "plan without Codex" flag (`reset quota|all`). Returns the
+	 * number of accounts that had either.
+	 */
 	clearAllQuotaExhaustion(): number {
 		let cleared = 0;
-		if (this.piAuthAccount?.quotaExhaustedUntil) {
-			this.piAuthAccount.quotaExhaustedUntil = undefined;
+		const clear = (account: Account) => {
+			if (!account.quotaExhaustedUntil && !account.codexNotIncluded) return;
+			account.quotaExhaustedUntil = undefined;
+			account.codexNotIncluded = undefined;
 			cleared += 1;
-		}
+		};
+		if (this.piAuthAccount) clear(this.piAuthAccount);
 		this.updateManaged((data) => {
-			for (const account of data.accounts) {
-				if (account.quotaExhaustedUntil) {
-					account.quotaExhaustedUntil = undefined;
-					cleared += 1;
-				}
-			}
+			for (const account of data.accounts) clear(account);
 		});
 		return cleared;
 	}
@@ -640,6 +650,22 @@ export class AccountManager {
 		});
 	}
 
+	/**
+	 * Flags an account whose plan does not include Codex (B3): it is not used again until a new
+	 * login or `reset quota`. In effect at once, saved a moment later like a cooldown (off the
+	 * request path); pi's login is flagged in memory only.
+	 */
+	private flagCodexNotIncluded(email: string): void {
+		const account = this.getAccount(email);
+		if (!account) return;
+		account.codexNotIncluded = true;
+		if (!this.isPiAuthAccount(account)) {
+			this.pendingChanges.codexNotIncluded.add(email);
+			this.scheduleSave();
+		}
+		this.notifyStateChanged();
+	}
+
 	// -- pi's own login ---------------------------------------------------------
 
 	/** Loads pi's login from auth.json into memory (never written anywhere by us). */
@@ -650,17 +676,18 @@ export class AccountManager {
 		if (!imported || alreadyManaged) {
 			this.piAuthAccount = undefined;
 		} else {
+			// The same login keeps its cooldown and its "plan without Codex" flag.
+			const previous =
+				this.piAuthAccount?.email === imported.identifier ? this.piAuthAccount : undefined;
 			this.piAuthAccount = {
 				email: imported.identifier,
 				accessToken: imported.credentials.access,
 				refreshToken: imported.credentials.refresh,
 				expiresAt: imported.credentials.expires,
 				accountId: imported.credentials.accountId,
-				quotaExhaustedUntil:
-					this.piAuthAccount?.email === imported.identifier
-						? this.piAuthAccount.quotaExhaustedUntil
-						: undefined,
+				quotaExhaustedUntil: previous?.quotaExhaustedUntil,
 			};
+			if (previous?.codexNotIncluded) this.piAuthAccount.codexNotIncluded = true;
 		}
 		this.notifyStateChanged();
 	}
@@ -750,6 +777,8 @@ export class AccountManager {
 		const cached = this.state.usageCache.get(email);
 		const current = this.getAccount(email);
 		if (!current || current.needsReauth) return cached;
+		// An account without Codex is not used: its usage only on explicit request.
+		if (current.codexNotIncluded && !options?.force) return cached;
 		if (!options?.force && this.isUsageFresh(email)) return cached;
 		const inflight = this.usageRequests.get(email);
 		if (inflight) return inflight;
@@ -806,8 +835,8 @@ export class AccountManager {
 			const stale: Promise<unknown>[] = [];
 			let until = Number.POSITIVE_INFINITY;
 			for (const account of accounts) {
-				// A flagged account's usage is never fetched (refreshUsageForAccount skips it too).
-				if (account.needsReauth) continue;
+				// Accounts that are not used (a new login needed, a plan without Codex) are not fetched.
+				if (account.needsReauth || account.codexNotIncluded) continue;
 				const fetchedAt = this.state.usageCache.get(account.email)?.fetchedAt;
 				if (fetchedAt !== undefined && now - fetchedAt < USAGE_CACHE_TTL_MS) {
 					until = Math.min(until, fetchedAt + USAGE_CACHE_TTL_MS);
@@ -917,10 +946,12 @@ export class AccountManager {
 		const now = this.now();
 		if (signal.usage) this.recordUsage(account.email, signal.usage);
 		if (signal.kind === "usage_not_included") {
-			this.coolDown(account.email, now + NOT_INCLUDED_COOLDOWN_MS);
+			// Waiting does not help here: the account stays out until a new login or a reset.
+			this.flagCodexNotIncluded(account.email);
 			return (
-				`Multicodex: ${account.email} cannot use Codex (its ChatGPT plan does not include it); ` +
-				`it is skipped for 24 h. Remove it with /multicodex accounts if that is permanent.`
+				`Multicodex: ${account.email} cannot use Codex (its ChatGPT plan does not include it) ` +
+				`and is no longer used until it is logged in again (/multicodex reauth ${account.email} ` +
+				`or /multicodex use ${account.email}) or /multicodex reset quota is run.`
 			);
 		}
 		// A plain rate limit says nothing about the plan's windows: only its own retry time counts.
@@ -952,7 +983,7 @@ export class AccountManager {
 	getEarliestCooldownEnd(): { email: string; until: number } | undefined {
 		let best: { email: string; until: number } | undefined;
 		for (const account of this.getAccounts()) {
-			if (account.needsReauth || !account.quotaExhaustedUntil) continue;
+			if (account.needsReauth || account.codexNotIncluded || !account.quotaExhaustedUntil) continue;
 			if (!best || account.quotaExhaustedUntil < best.until) {
 				best = { email: account.email, until: account.quotaExhaustedUntil };
 			}

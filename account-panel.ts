@@ -66,6 +66,7 @@ const TAG_COLORS: Record<string, PanelColor> = {
 	manual: "warning",
 	"pi auth": "success",
 	"needs reauth": "error",
+	"no codex": "error",
 	placeholder: "warning",
 	quota: "warning",
 	untouched: "success",
@@ -139,6 +140,9 @@ function renderRow(
 
 function describeSelected(account: AccountSummary): string {
 	if (account.needsReauth) return `selected: ${account.email} · needs a new login, press r`;
+	if (account.codexNotIncluded) {
+		return `selected: ${account.email} · its plan has no Codex, press r to log in again`;
+	}
 	if (account.isPlaceholder) {
 		return `selected: ${account.email} · restored placeholder, re-auth required`;
 	}

@@ -8,7 +8,10 @@ export function isPlaceholderAccount(account: Account): boolean {
 	return !account.accessToken || !account.refreshToken || account.expiresAt <= 0;
 }
 
-/** Tags in A8's order: active, manual, pi auth, needs reauth, placeholder, quota, untouched. */
+/**
+ * Tags in A8's order: active, manual, pi auth, needs reauth, no codex (its plan does not include
+ * Codex, B3), placeholder, quota, untouched.
+ */
 export function getAccountTags(
 	accountManager: AccountManager,
 	account: Account,
@@ -19,6 +22,7 @@ export function getAccountTags(
 	if (accountManager.getManualAccount()?.email === account.email) tags.push("manual");
 	if (accountManager.isPiAuthAccount(account)) tags.push("pi auth");
 	if (account.needsReauth) tags.push("needs reauth");
+	if (account.codexNotIncluded) tags.push("no codex");
 	if (isPlaceholderAccount(account)) tags.push("placeholder");
 	if ((account.quotaExhaustedUntil ?? 0) > now) tags.push("quota");
 	if (isUsageUntouched(accountManager.getCachedUsage(account.email))) tags.push("untouched");
@@ -77,6 +81,8 @@ export interface AccountSummary {
 	isActive: boolean;
 	isPlaceholder: boolean;
 	needsReauth: boolean;
+	/** Its plan does not include Codex: not used until a new login or `reset quota`. */
+	codexNotIncluded: boolean;
 }
 
 export function summarizeAccounts(
@@ -91,6 +97,7 @@ export function summarizeAccounts(
 		isActive: account.email === activeEmail,
 		isPlaceholder: isPlaceholderAccount(account),
 		needsReauth: Boolean(account.needsReauth),
+		codexNotIncluded: Boolean(account.codexNotIncluded),
 	}));
 }
 

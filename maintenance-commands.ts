@@ -1,6 +1,6 @@
 // The maintenance subcommands: verify (a health checklist), path (where our files are),
-// reset (the manual pin and cooldowns) and help. The TUI shows pi's dialogs; every other mode
-// (RPC, print, json) gets A8's one line.
+// reset (the manual pin, cooldowns and no-codex flags) and help. The TUI shows pi's dialogs;
+// every other mode (RPC, print, json) gets A8's one line.
 import { constants as fsConstants } from "node:fs";
 import { access, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -11,8 +11,8 @@ import { getAgentSettingsPath } from "./provider-utils.ts";
 
 const RESET_CHOICES: Record<ResetTarget, string> = {
 	manual: "manual - clear manual account override",
-	quota: "quota - clear quota cooldown markers",
-	all: "all - clear manual override and quota cooldown markers",
+	quota: "quota - clear quota cooldowns and no-codex flags",
+	all: "all - clear manual override, quota cooldowns and no-codex flags",
 };
 
 /** True when the file's folder exists (created if missing) and can be read and written. */
@@ -138,7 +138,7 @@ export async function runReset(
 	if (target === "all" && hasCustomUi(ctx)) {
 		const confirmed = await ctx.ui.confirm(
 			"Reset MultiCodex state",
-			"Clear manual account override and all quota cooldown markers?",
+			"Clear manual account override, all quota cooldowns and no-codex flags?",
 		);
 		if (!confirmed) return;
 	}

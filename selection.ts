@@ -10,7 +10,7 @@ import {
 } from "./usage.ts";
 
 export function isAccountAvailable(account: Account, now: number): boolean {
-	if (account.needsReauth) return false;
+	if (account.needsReauth || account.codexNotIncluded) return false;
 	return !account.quotaExhaustedUntil || account.quotaExhaustedUntil <= now;
 }
 

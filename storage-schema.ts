@@ -19,6 +19,10 @@ function buildSchemas(zod: Zod) {
 			lastUsed: zod.number().optional().meta({ description: "Last manual selection (ms)" }),
 			quotaExhaustedUntil: zod.number().optional().meta({ description: "Quota cooldown end (ms)" }),
 			needsReauth: zod.boolean().optional().meta({ description: "Needs a new login" }),
+			codexNotIncluded: zod.boolean().optional().meta({
+				description:
+					"Its ChatGPT plan does not include Codex: not used until a new login or a quota reset",
+			}),
 		})
 		.meta({ id: "Account", description: "A managed OpenAI Codex account" });
 	const storage = zod
@@ -69,7 +73,9 @@ function parseAccountFast(value: unknown): Account | undefined {
 		const n = value[key];
 		if (n !== undefined && (typeof n !== "number" || !Number.isFinite(n))) return undefined;
 	}
-	if (!isOptional(value.needsReauth, "boolean")) return undefined;
+	for (const key of ["needsReauth", "codexNotIncluded"] as const) {
+		if (!isOptional(value[key], "boolean")) return undefined;
+	}
 	const account: Account = {
 		email: value.email as string,
 		accessToken: value.accessToken as string,
@@ -82,6 +88,9 @@ function parseAccountFast(value: unknown): Account | undefined {
 		account.quotaExhaustedUntil = value.quotaExhaustedUntil as number;
 	}
 	if (value.needsReauth !== undefined) account.needsReauth = value.needsReauth as boolean;
+	if (value.codexNotIncluded !== undefined) {
+		account.codexNotIncluded = value.codexNotIncluded as boolean;
+	}
 	return account;
 }
 

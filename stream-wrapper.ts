@@ -76,9 +76,11 @@ function describeNoAccount(accountManager: AccountManager, now: number): string 
 		);
 	}
 	const needsReauth = accounts.filter((a) => a.needsReauth);
+	// An account that needs a login is named there only: the login also clears this flag.
+	const withoutCodex = accounts.filter((a) => !a.needsReauth && a.codexNotIncluded);
 	const cooling = accountManager.getEarliestCooldownEnd();
 	const exhaustedCount = accounts.filter(
-		(a) => !a.needsReauth && (a.quotaExhaustedUntil ?? 0) > now,
+		(a) => !a.needsReauth && !a.codexNotIncluded && (a.quotaExhaustedUntil ?? 0) > now,
 	).length;
 	const parts: string[] = [];
 	if (exhaustedCount > 0 && cooling) {
@@ -91,6 +93,10 @@ function describeNoAccount(accountManager: AccountManager, now: number): string 
 	if (needsReauth.length > 0) {
 		const hints = needsReauth.map((a) => `${a.email} (${accountManager.repairCommandFor(a)})`);
 		parts.push(`${needsReauth.length} need re-authentication: ${hints.join(", ")}`);
+	}
+	if (withoutCodex.length > 0) {
+		const emails = withoutCodex.map((a) => a.email).join(", ");
+		parts.push(`${withoutCodex.length} cannot use Codex (plan without Codex): ${emails}`);
 	}
 	if (parts.length === 0) parts.push("every account failed for this request");
 	return `No available Multicodex accounts: ${parts.join("; ")}. Add another account with /multicodex use <identifier>.`;

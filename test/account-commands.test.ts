@@ -194,6 +194,20 @@ describe("the account panel in the TUI", () => {
 		]);
 		expect(loginAccount).toHaveBeenCalledWith(expect.anything(), deps, "c@x.com");
 	});
+
+	it("an account whose plan had no Codex is logged in again, not just pinned", async () => {
+		const { loginAccount } = await import("../login.ts");
+		accounts.push(acct("d@x.com", { codexNotIncluded: true }));
+		await runAccounts(fakeCtx(), deps, "d@x.com");
+		expect(notes).toEqual([
+			[
+				"d@x.com cannot use Codex (its ChatGPT plan did not include it). Starting login again.",
+				"warning",
+			],
+		]);
+		expect(manager.setManualAccount).not.toHaveBeenCalled();
+		expect(loginAccount).toHaveBeenCalledWith(expect.anything(), deps, "d@x.com");
+	});
 });
 
 describe("in RPC mode (dialogs, no panels)", () => {

@@ -525,17 +525,94 @@ describe("applyQuotaSignal", () => {
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + 30_000);
 	});
 
-	it("usage_not_included cools down long and says why", async () => {
-		const manager = createManager();
-		const notice = manager.applyQuotaSignal(manager.getAccount("b@x.com")!, {
-			kind: "usage_not_included",
+	describe("usage_not_included", () => {
+		it("flags the account at once, saves the flag, sets no cooldown and says how to undo it", async () => {
+			const manager = createManager();
+			const notice = manager.applyQuotaSignal(manager.getAccount("b@x.com")!, {
+				kind: "usage_not_included",
+			});
+			expect(notice).toContain("b@x.com cannot use Codex");
+			expect(notice).toContain("/multicodex reauth b@x.com");
+			expect(notice).toContain("/multicodex use b@x.com");
+			expect(notice).toContain("/multicodex reset quota");
+			// In effect at once, in the file a moment later (off the request path).
+			expect(manager.getAccount("b@x.com")?.codexNotIncluded).toBe(true);
+			await afterSave();
+			expect(storedAccount("b@x.com")).toMatchObject({ codexNotIncluded: true });
+			expect(storedAccount("b@x.com")?.quotaExhaustedUntil).toBeUndefined();
+			expect(manager.getAccount("b@x.com")?.quotaExhaustedUntil).toBeUndefined();
+			expect(storedAccount("a@x.com")?.codexNotIncluded).toBeUndefined();
+			// Never available again by waiting, and never named as the first back.
+			expect(isAccountAvailable(manager.getAccount("b@x.com")!, clock + 30 * DAY)).toBe(false);
+			expect(manager.getEarliestCooldownEnd()).toBeUndefined();
+			// Another window (a new manager on the file) sees it too.
+			expect(createManager().getAccount("b@x.com")?.codexNotIncluded).toBe(true);
 		});
-		await afterSave();
-		expect(notice).toContain("b@x.com");
-		expect(notice).toMatch(/codex/i);
-		expect(storedAccount("b@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(
-			clock + QUOTA_COOLDOWN_MS,
-		);
+
+		it("a flagged account is never chosen, even with the lowest usage and its usage unfetched", async () => {
+			usageByToken.set(creds("a").access, usage(90, 90));
+			usageByToken.set(creds("b").access, usage(0, 0));
+			const manager = createManager();
+			manager.applyQuotaSignal(manager.getAccount("b@x.com")!, { kind: "usage_not_included" });
+			clock += 30 * DAY;
+			expect((await manager.activateBestAccount())?.email).toBe("a@x.com");
+			expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("a@x.com");
+			expect(
+				await manager.activateBestAccount({ excludeEmails: new Set(["a@x.com"]) }),
+			).toBeUndefined();
+			expect(fetchUsage).not.toHaveBeenCalledWith(creds("b").access, "acct-b", expect.anything());
+		});
+
+		it("a new login of the account clears the flag", async () => {
+			const manager = createManager();
+			manager.applyQuotaSignal(manager.getAccount("b@x.com")!, { kind: "usage_not_included" });
+			await afterSave();
+			manager.addOrUpdateAccount("b@x.com", creds("b2"));
+			expect(manager.getAccount("b@x.com")?.codexNotIncluded).toBeUndefined();
+			expect(storedAccount("b@x.com")?.codexNotIncluded).toBeUndefined();
+			expect(isAccountAvailable(manager.getAccount("b@x.com")!, clock)).toBe(true);
+		});
+
+		it("a new login right away (flag not saved yet) also clears it", () => {
+			const manager = createManager();
+			manager.applyQuotaSignal(manager.getAccount("b@x.com")!, { kind: "usage_not_included" });
+			expect(manager.getAccount("b@x.com")?.codexNotIncluded).toBe(true);
+			manager.addOrUpdateAccount("b@x.com", creds("b2"));
+			expect(storedAccount("b@x.com")?.codexNotIncluded).toBeUndefined();
+			expect(manager.getAccount("b@x.com")?.codexNotIncluded).toBeUndefined();
+		});
+
+		it("reset quota clears the flag and counts the account once", async () => {
+			writeStorage({
+				accounts: [
+					stored("a@x.com", "a", { quotaExhaustedUntil: clock + HOUR }),
+					stored("b@x.com", "b"),
+					stored("c@x.com", "c", { codexNotIncluded: true, quotaExhaustedUntil: clock + HOUR }),
+					stored("d@x.com", "d"),
+				],
+			});
+			piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+			const manager = createManager();
+			await manager.loadPiAuth();
+			manager.applyQuotaSignal(manager.getAccount("b@x.com")!, { kind: "usage_not_included" });
+			manager.applyQuotaSignal(manager.getAccount("pi@x.com")!, { kind: "usage_not_included" });
+			// pi's login keeps its flag when auth.json is read again (a new session).
+			await manager.loadPiAuth();
+			expect(manager.getAccount("pi@x.com")?.codexNotIncluded).toBe(true);
+
+			expect(manager.clearAllQuotaExhaustion()).toBe(4);
+			for (const email of ["a@x.com", "b@x.com", "c@x.com", "d@x.com", "pi@x.com"]) {
+				const account = manager.getAccount(email)!;
+				expect(account.codexNotIncluded, email).toBeUndefined();
+				expect(isAccountAvailable(account, clock), email).toBe(true);
+			}
+			for (const account of readStorage().accounts) {
+				expect(account.codexNotIncluded, account.email).toBeUndefined();
+				expect(account.quotaExhaustedUntil, account.email).toBeUndefined();
+			}
+			await afterSave();
+			expect(readStorage().accounts.some((a) => a.codexNotIncluded)).toBe(false);
+		});
 	});
 
 	it("records the usage the answer carried", () => {

@@ -39,6 +39,7 @@ function account(email: string, changes: Partial<AccountSummary> = {}): AccountS
 		isActive: false,
 		isPlaceholder: false,
 		needsReauth: false,
+		codexNotIncluded: false,
 		...changes,
 	};
 }
@@ -117,6 +118,23 @@ describe("renderAccountPanel", () => {
 		expect(renderAccountPanel(model(THREE), 2, 120, plain).at(-2)).toBe(
 			"selected: c@x.com · restored placeholder, re-auth required · 3/3",
 		);
+	});
+
+	it("shows an account whose plan has no Codex, within the width", () => {
+		const flagged = account("long.name.of.an.account@example.com", {
+			tags: ["active", "manual", "no codex", "quota"],
+			codexNotIncluded: true,
+		});
+		const text = renderAccountPanel(model([flagged]), 0, 200, theme).join("\n");
+		expect(text).toContain("<error>[no codex]</error>");
+		expect(renderAccountPanel(model([flagged]), 0, 120, plain).at(-2)).toBe(
+			"selected: long.name.of.an.account@example.com · its plan has no Codex, press r to log in again · 1/1",
+		);
+		for (const width of [40, 60, 120]) {
+			for (const line of renderAccountPanel(model([flagged]), 0, width, plain)) {
+				expect(visibleWidth(line)).toBeLessThanOrEqual(width);
+			}
+		}
 	});
 
 	it("puts the key hints on a line of their own when narrow, and never exceeds the width", () => {

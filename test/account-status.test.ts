@@ -82,17 +82,31 @@ describe("getAccountTags", () => {
 			primary: { usedPercent: 0, resetAt: NOW + HOUR },
 			secondary: { usedPercent: 0, resetAt: NOW + DAY },
 		});
-		const pi = { ...manager.getAccount("pi@x.com")!, needsReauth: true };
+		const pi = { ...manager.getAccount("pi@x.com")!, needsReauth: true, codexNotIncluded: true };
 		expect(getAccountTags(manager, pi, NOW)).toEqual([
 			"active",
 			"manual",
 			"pi auth",
 			"needs reauth",
+			"no codex",
 			"placeholder",
 			"quota",
 			"untouched",
 		]);
 		expect(getAccountTags(manager, manager.getAccount("a@x.com")!, NOW)).toEqual([]);
+	});
+
+	it("tags an account whose plan has no Codex `no codex`, whatever the time", () => {
+		const manager = createManager({
+			accounts: [account("a@x.com"), account("b@x.com", { codexNotIncluded: true })],
+			activeEmail: "a@x.com",
+		});
+		const b = manager.getAccount("b@x.com")!;
+		expect(getAccountTags(manager, b, NOW)).toEqual(["no codex"]);
+		expect(getAccountTags(manager, b, NOW + 30 * DAY)).toEqual(["no codex"]);
+		expect(formatAccountStatusLine(manager, b, NOW)).toBe(
+			"b@x.com (no codex) - 5h unknown reset:unknown | weekly unknown reset:unknown",
+		);
 	});
 
 	it("drops quota once the cooldown has passed", () => {

@@ -64,6 +64,7 @@ describe("summarizeAccounts", () => {
 				acct("a@x.com"),
 				acct("b@x.com", { needsReauth: true }),
 				acct("c@x.com", { accessToken: "" }),
+				acct("d@x.com", { codexNotIncluded: true }),
 			],
 			{ active: "b@x.com", usage: { "a@x.com": USAGE } },
 		);
@@ -75,6 +76,7 @@ describe("summarizeAccounts", () => {
 				isActive: false,
 				isPlaceholder: false,
 				needsReauth: false,
+				codexNotIncluded: false,
 			},
 			{
 				email: "b@x.com",
@@ -83,6 +85,7 @@ describe("summarizeAccounts", () => {
 				isActive: true,
 				isPlaceholder: false,
 				needsReauth: true,
+				codexNotIncluded: false,
 			},
 			{
 				email: "c@x.com",
@@ -91,6 +94,16 @@ describe("summarizeAccounts", () => {
 				isActive: false,
 				isPlaceholder: true,
 				needsReauth: false,
+				codexNotIncluded: false,
+			},
+			{
+				email: "d@x.com",
+				tags: ["no codex"],
+				usage: undefined,
+				isActive: false,
+				isPlaceholder: false,
+				needsReauth: false,
+				codexNotIncluded: true,
 			},
 		]);
 	});
@@ -104,6 +117,7 @@ describe("formatAccountCounts", () => {
 		isActive: false,
 		isPlaceholder: false,
 		needsReauth: false,
+		codexNotIncluded: false,
 		...changes,
 	});
 

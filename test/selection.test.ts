@@ -61,6 +61,30 @@ describe("isAccountAvailable", () => {
 		expect(isAccountAvailable(account("a", { quotaExhaustedUntil: NOW - 1 }), NOW)).toBe(true);
 	});
 
+	it("is unavailable, for good, when its plan does not include Codex", () => {
+		expect(isAccountAvailable(account("a", { codexNotIncluded: true }), NOW)).toBe(false);
+		expect(
+			isAccountAvailable(account("a", { codexNotIncluded: true }), NOW + 365 * 24 * HOUR),
+		).toBe(false);
+		expect(
+			isAccountAvailable(
+				account("a", { codexNotIncluded: true, quotaExhaustedUntil: NOW - 1 }),
+				NOW,
+			),
+		).toBe(false);
+		expect(isAccountAvailable(account("a", { codexNotIncluded: false }), NOW)).toBe(true);
+		expect(
+			pick(
+				[account("a", { codexNotIncluded: true }), account("b")],
+				[
+					["a", usage(0, 0)],
+					["b", usage(90, 90)],
+				],
+			),
+		).toBe("b");
+		expect(pick([account("a", { codexNotIncluded: true })], [])).toBeUndefined();
+	});
+
 	it("stays unavailable when flagged even after the cooldown", () => {
 		expect(
 			isAccountAvailable(account("a", { needsReauth: true, quotaExhaustedUntil: NOW - 1 }), NOW),

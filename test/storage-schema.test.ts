@@ -36,6 +36,7 @@ function randomAccount(rng: Prng): unknown {
 	if (rng.next() < 0.3) account.lastUsed = field(rng, () => rng.int(0, 1e12 - 1));
 	if (rng.next() < 0.3) account.quotaExhaustedUntil = field(rng, () => rng.int(0, 1e12 - 1));
 	if (rng.next() < 0.3) account.needsReauth = field(rng, () => rng.next() < 0.5);
+	if (rng.next() < 0.3) account.codexNotIncluded = field(rng, () => rng.next() < 0.5);
 	if (rng.next() < 0.1) account.somethingNew = "kept out";
 	for (const key of Object.keys(account)) if (rng.next() < 0.03) delete account[key];
 	return rng.next() < 0.97 ? account : ODD_VALUES[rng.int(0, ODD_VALUES.length - 1)];

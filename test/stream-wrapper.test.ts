@@ -482,6 +482,61 @@ describe("createStreamWrapper", () => {
 		expectNoTokens(warnings);
 	});
 
+	it("flags accounts whose plan has no Codex, names them apart from the exhausted ones, and never tries them again", async () => {
+		const notIncluded = "Codex error: 429 usage_not_included: Codex is not included in your plan";
+		scriptByEmail.set("a@x.com", scripts.error(notIncluded));
+		scriptByEmail.set("b@x.com", scripts.error(QUOTA_MESSAGE));
+		scriptByEmail.set("c@x.com", scripts.error(notIncluded));
+		const manager = createManager();
+
+		const events = await request(manager);
+
+		expect(callEmails()).toEqual(["a@x.com", "b@x.com", "c@x.com"]);
+		const errors = errorsOf(events);
+		expect(errors).toHaveLength(1);
+		const at = new Date(manager.getEarliestCooldownEnd()?.until ?? 0)
+			.toISOString()
+			.replace(/\.\d+Z$/, "Z");
+		expect(errors[0]).toBe(
+			"Multicodex failed: No available Multicodex accounts: 1 of 3 accounts is out of quota; " +
+				`the first back is b@x.com, in 2h (${at}); 2 cannot use Codex (plan without Codex): ` +
+				"a@x.com, c@x.com. Add another account with /multicodex use <identifier>.",
+		);
+		expect(warnings.filter((w) => w.includes("cannot use Codex"))).toHaveLength(2);
+		await afterSave();
+		expect(storedAccount("a@x.com")).toMatchObject({ codexNotIncluded: true });
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBeUndefined();
+		expect(storedAccount("b@x.com")?.codexNotIncluded).toBeUndefined();
+		expect(storedAccount("c@x.com")).toMatchObject({ codexNotIncluded: true });
+
+		// Once b is back (its cooldown gone from the file), only b is tried: the flagged accounts
+		// are not retried.
+		writeStorage([
+			account("a@x.com", { codexNotIncluded: true }),
+			account("b@x.com"),
+			account("c@x.com", { codexNotIncluded: true }),
+		]);
+		manager.reloadFromDisk();
+		scriptByEmail.delete("b@x.com");
+		calls = [];
+		const next = await request(manager);
+		expect(callEmails()).toEqual(["b@x.com"]);
+		expect(textOf(next)).toBe("Answered by b@x.com");
+	});
+
+	it("says so when every account's plan has no Codex", async () => {
+		writeStorage(EMAILS.map((email) => account(email, { codexNotIncluded: true })));
+		const manager = createManager();
+
+		const events = await request(manager);
+
+		expect(calls).toEqual([]);
+		expect(errorsOf(events)).toEqual([
+			"Multicodex failed: No available Multicodex accounts: 3 cannot use Codex (plan without " +
+				"Codex): a@x.com, b@x.com, c@x.com. Add another account with /multicodex use <identifier>.",
+		]);
+	});
+
 	it("cools down an account that hits its quota on the last try, and says the tries are used up", async () => {
 		scriptByEmail.set("a@x.com", scripts.error(QUOTA_MESSAGE));
 		const manager = createManager();
