@@ -124,7 +124,11 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 		);
 		writeManagedAccounts(agentDir, sim, ["first@sim.test", "second@sim.test"]);
 		rpc = startRpcPi(line, { agentDir, simUrl: sim.url, extensionPath: EXTENSION });
-		await rpc.waitFor((e) => footerTexts([e]).some((t) => t.includes("first@sim.test")));
+		// Once the footer shows first's numbers, the first choice no longer depends on which usage
+		// answer came back first (an account whose usage is unknown counts as 100 % used, A3).
+		await rpc.waitFor((e) =>
+			footerTexts([e]).some((t) => t.includes("first@sim.test") && t.includes("5h:80% left")),
+		);
 		expect(answeredBy(await rpc.promptAndWait("one"))).toBe("first@sim.test");
 		// The other account now looks better, but switching would waste the warm prompt cache.
 		sim.setUsage("first@sim.test", { primaryUsedPercent: 60 });
