@@ -72,7 +72,13 @@ function errorCode(error: unknown): string | undefined {
 function removeLockFolder(lockDir: string): void {
 	const released = `${lockDir}${RELEASED_MARK}${process.pid}-${randomBytes(4).toString("hex")}`;
 	fs.renameSync(lockDir, released);
-	fs.rmSync(released, { recursive: true, force: true });
+	try {
+		// It holds the owner record only: two calls, where a recursive remove loads more of Node.
+		fs.unlinkSync(join(released, OWNER_FILE));
+		fs.rmdirSync(released);
+	} catch {
+		fs.rmSync(released, { recursive: true, force: true });
+	}
 }
 
 const ownerAwareFs = {
