@@ -3,9 +3,11 @@
 // index.ts`) and one managed account (no auth.json), alternated, on both pi lines: medians of
 // wall time and of peak RSS (and CPU time, for reading the wall time on a busy machine).
 //
-// Two more variants, also alternated, show what pi charges for loading any extension: pi with
-// its own login and an empty TypeScript extension, and pi with SPEC A9's file layout as empty
-// modules (index.ts re-exporting ten files). The extension's own cost is the gap above them.
+// Two more variants, also alternated, show what pi itself charges (both answer with pi's own
+// login): pi with an empty TypeScript extension (loading any extension), and pi with SPEC A9's
+// file layout as empty modules whose index.ts only registers the `openai-codex` provider again
+// (what any extension built to A9 that takes over the Codex provider costs before doing
+// anything). The extension's own cost is the gap above the second.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -45,7 +47,7 @@ const RSS_TARGET_MIB = 15;
 
 export type CostVariant = "plain" | "empty" | "layout" | "extension";
 
-/** SPEC A9's required modules besides index.ts; the layout floor loads one empty module each. */
+/** SPEC A9's required modules besides index.ts; the floor loads one empty module each. */
 const A9_MODULES = [
 	"extension",
 	"account-manager",
@@ -70,10 +72,15 @@ export function writeFloorExtensions(): { empty: string; layout: string } {
 		writeFileSync(join(layoutDir, `${name}.ts`), `export const ${exported}: string = "${name}";\n`);
 	}
 	const layout = join(layoutDir, "index.ts");
+	// The same registration pi sees from the extension: its built-in Codex provider, taken over.
 	writeFileSync(
 		layout,
 		`${A9_MODULES.map((name) => `export * from "./${name}.ts";`).join("\n")}\n` +
-			"export default function layoutExtension(_pi: unknown): void {}\n",
+			"export default function layoutExtension(pi: {\n" +
+			"\tregisterProvider(name: string, config: { baseUrl: string }): void;\n" +
+			"}): void {\n" +
+			'\tpi.registerProvider("openai-codex", { baseUrl: "https://chatgpt.com/backend-api" });\n' +
+			"}\n",
 	);
 	return { empty, layout };
 }
@@ -184,11 +191,16 @@ function costRows(
 			detail: `${wallDetail("extension", withExtension)}; ${wallDetail("plain", plain)}; median of paired ratios ${pairedWall(withExtension, plain)}`,
 		},
 		floorRow(empty, "pi + an empty TypeScript extension", "empty extension"),
-		floorRow(layout, "pi + A9's 11 files as empty modules", "empty A9 layout"),
+		floorRow(
+			layout,
+			"pi + A9's 11 files as empty modules registering the openai-codex provider",
+			"A9 layout + provider",
+		),
 		{
 			bench: "6 extension-cost",
 			line,
-			metric: "wall time, pi + extension ÷ pi + the empty A9 layout (medians): our own cost",
+			metric:
+				"wall time, pi + extension ÷ pi + A9 layout registering the provider (medians): our own cost",
 			value: fmtRatio(wallOf(withExtension) / wallOf(layout)),
 			target: "—",
 			status: "info",
