@@ -24,6 +24,8 @@ function buildSchemas(zod: Zod) {
 					"Its ChatGPT plan does not include Codex: not used until a new login or a quota reset",
 			}),
 		})
+		// Fields this version does not know (a newer MultiCodex in another pi window) are kept.
+		.loose()
 		.meta({ id: "Account", description: "A managed OpenAI Codex account" });
 	const storage = zod
 		.object({
@@ -35,6 +37,7 @@ function buildSchemas(zod: Zod) {
 				.optional()
 				.meta({ description: "Identifier of the active account" }),
 		})
+		.loose()
 		.meta({ id: "MultiCodexStorage", description: "MultiCodex managed account storage" });
 	return { account, storage };
 }
@@ -76,21 +79,9 @@ function parseAccountFast(value: unknown): Account | undefined {
 	for (const key of ["needsReauth", "codexNotIncluded"] as const) {
 		if (!isOptional(value[key], "boolean")) return undefined;
 	}
-	const account: Account = {
-		email: value.email as string,
-		accessToken: value.accessToken as string,
-		refreshToken: value.refreshToken as string,
-		expiresAt: value.expiresAt,
-	};
-	if (value.accountId !== undefined) account.accountId = value.accountId as string;
-	if (value.lastUsed !== undefined) account.lastUsed = value.lastUsed as number;
-	if (value.quotaExhaustedUntil !== undefined) {
-		account.quotaExhaustedUntil = value.quotaExhaustedUntil as number;
-	}
-	if (value.needsReauth !== undefined) account.needsReauth = value.needsReauth as boolean;
-	if (value.codexNotIncluded !== undefined) {
-		account.codexNotIncluded = value.codexNotIncluded as boolean;
-	}
+	// Every field checked; the others (a newer version's) are kept as they are, as zod's loose
+	// object keeps them.
+	const account = { ...value } as Account;
 	return account;
 }
 
@@ -111,10 +102,5 @@ export function parseCurrentStorage(document: unknown): StorageData | undefined 
 		if (!account) return undefined;
 		parsed.push(account);
 	}
-	const data: StorageData =
-		$schema === undefined
-			? { version, accounts: parsed }
-			: { $schema: $schema as string, version, accounts: parsed };
-	if (activeEmail !== undefined) data.activeEmail = activeEmail as string;
-	return data;
+	return { ...document, accounts: parsed } as StorageData;
 }

@@ -132,13 +132,15 @@ function salvageEntries(entries: unknown[], activeEmail: unknown): MigrationResu
 	};
 }
 
-/** Pretty JSON, `$schema` and `version` first. */
+/** Pretty JSON, `$schema` and `version` first; keys this version does not know last, kept. */
 export function serializeStorage(data: StorageData): string {
+	const unknownKeys = Object.entries(data).filter(([key]) => !DOCUMENT_KEYS.has(key));
 	const output = {
 		$schema: SCHEMA_URL,
 		version: CURRENT_VERSION,
 		accounts: data.accounts,
 		activeEmail: data.activeEmail,
+		...Object.fromEntries(unknownKeys),
 	};
 	return `${JSON.stringify(output, null, 2)}\n`;
 }

@@ -62,7 +62,7 @@ function usage(primaryUsed: number, secondaryUsed: number, resetIn = 2 * HOUR): 
 	};
 }
 
-function writeStorage(data: Omit<StorageData, "version">): void {
+function writeStorage(data: Pick<StorageData, "accounts" | "activeEmail">): void {
 	writeFileSync(file, serializeStorage({ version: 1, ...data }), { mode: 0o600 });
 }
 

@@ -33,7 +33,7 @@ function account(email: string, extra: Partial<Account> = {}): Account {
 	};
 }
 
-function createManager(data: Omit<StorageData, "version">): AccountManager {
+function createManager(data: Pick<StorageData, "accounts" | "activeEmail">): AccountManager {
 	writeFileSync(file, serializeStorage({ version: 1, ...data }));
 	return new AccountManager({
 		store: new AccountStore({ path: () => file }),

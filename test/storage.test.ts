@@ -166,6 +166,46 @@ describe("AccountStore on disk", () => {
 		return JSON.parse(readFileSync(file, "utf8")) as StorageData;
 	}
 
+	it("keeps fields it does not know (a newer version's) through every write, legacy fields still go", () => {
+		writeFileSync(
+			file,
+			JSON.stringify({
+				version: 1,
+				accounts: [
+					{ ...account("a@x.com"), planNote: "team", limits: { seats: 3 } },
+					{ ...account("b@x.com"), importSource: "codex-cli" },
+				],
+				activeEmail: "a@x.com",
+				newerSetting: { mode: "x" },
+			}),
+		);
+		store.update((data) => {
+			data.activeEmail = "b@x.com";
+			data.accounts.push(account("c@x.com"));
+		});
+		store.update((data) => {
+			const a = data.accounts.find((entry) => entry.email === "a@x.com");
+			if (a) a.quotaExhaustedUntil = 5;
+		});
+		const stored = readStored() as StorageData & { newerSetting?: unknown };
+		expect(Object.keys(stored)).toEqual([
+			"$schema",
+			"version",
+			"accounts",
+			"activeEmail",
+			"newerSetting",
+		]);
+		expect(stored.newerSetting).toEqual({ mode: "x" });
+		expect(stored.accounts[0]).toEqual({
+			...account("a@x.com"),
+			planNote: "team",
+			limits: { seats: 3 },
+			quotaExhaustedUntil: 5,
+		});
+		expect(stored.accounts[1]).toEqual(account("b@x.com"));
+		expect(stored.activeEmail).toBe("b@x.com");
+	});
+
 	it("resolves the path through the option", () => {
 		expect(store.path).toBe(file);
 	});
