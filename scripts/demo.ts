@@ -74,7 +74,9 @@ async function demoOnLine(line: (typeof PI_LINES)[number]): Promise<boolean> {
 			);
 		}
 		console.log(
-			`  3. It retried at once on ${answered ?? "another account"}, which had the lowest usage of the rest, and that answer is what you see.`,
+			`  3. It retried at once on ${answered ?? "another account"}, the rotation policy's pick among the rest ` +
+				"(the lowest usage known at that moment: a first run waits at most 50 ms for usage answers), " +
+				"and that answer is what you see.",
 		);
 		return result.code === 0 && Boolean(answered) && tiredRequests.length === 1;
 	} finally {
