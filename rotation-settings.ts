@@ -103,7 +103,7 @@ export function describeRotationPolicy(settings: RotationSettings): string[] {
 		`Otherwise Multicodex keeps the current account between turns (so the prompt cache stays warm). ${proactive}`,
 		`When it has to choose: ${settings.preferUntouched ? "an untouched account (0% used) first, then " : ""}${STRATEGY_TEXT[settings.strategy]}; with no usage known, a random available account.`,
 		`A quota answer before any output switches account at once and retries, up to ${settings.retryCount} retr${settings.retryCount === 1 ? "y" : "ies"}; no switching once the answer has started.`,
-		`Cooldown: until the reset the answer names, else the reset known from usage, else ${settings.fallbackCooldownMinutes} min; a plain rate limit waits 1 min. An account whose plan has no Codex is flagged and not used until it is logged in again (/multicodex reauth <id>) or /multicodex reset quota.`,
+		`Cooldown: until the reset the answer names, else the reset known from usage, else ${settings.fallbackCooldownMinutes} min; a plain rate limit waits for its retry-after, else 1 min. An account whose plan has no Codex is flagged and not used until it is logged in again (/multicodex reauth <id>) or /multicodex reset quota.`,
 		"pi's own login (/login openai-codex) takes part in rotation and is never written to the accounts file.",
 	];
 }
