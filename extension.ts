@@ -5,7 +5,6 @@ import { AccountManager, createProcessState, type ProcessState } from "./account
 import { registerCommands } from "./commands.ts";
 import {
 	keepOrClearManualPin,
-	prefetchUsageForChoice,
 	prepareAccounts,
 	refreshAndActivateBestAccount,
 	warnAboutReauth,
@@ -70,8 +69,9 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		await prepareAccounts(accountManager);
 		warnAboutReauth(accountManager, warn);
 		if (!ctx.hasUI) {
-			// Print and json runs show no footer: only a choice to make needs usage, in the background.
-			if (!keepOrClearManualPin(accountManager)) prefetchUsageForChoice(accountManager);
+			// Print and json runs show no footer: the request itself fetches what its choice needs,
+			// so a short scripted run makes no usage requests of its own.
+			keepOrClearManualPin(accountManager);
 			return;
 		}
 		await statusController.loadPreferences(ctx);

@@ -3,7 +3,6 @@
 // known, and usage is refreshed in the background.
 import type { AccountManager } from "./account-manager.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
-import { hasSeveralUsableAccounts } from "./selection.ts";
 
 type WarningHandler = (message: string) => void;
 
@@ -44,22 +43,4 @@ export async function refreshAndActivateBestAccount(
 	if (isCancelled() || keepOrClearManualPin(accountManager)) return;
 	// Sticky: when a request already chose an account in this session, keep it.
 	await accountManager.activateBestAccount({ sticky: true });
-}
-
-/**
- * Without a UI (print, json): the usage the first choice needs is asked for at start (A6), in
- * the background, so the choice knows more by the time the request is sent; nothing waits for
- * it (B5). With one usable account there is nothing to choose and its answer brings its numbers
- * (B4), so no request is made.
- */
-export function prefetchUsageForChoice(accountManager: AccountManager): void {
-	const accounts = accountManager.getAccounts();
-	if (!hasSeveralUsableAccounts(accounts, { now: Date.now() })) return;
-	void accountManager
-		.refreshUsageIfStale(accounts)
-		.catch((error) =>
-			accountManager.warn(
-				`Multicodex: start-up usage refresh failed: ${normalizeUnknownError(error)}`,
-			),
-		);
 }

@@ -1,12 +1,11 @@
-// SPEC A6: the start of a session. The ready gate opens even when loading fails, accounts that
-// need a new login are named once with their repair command, and (B5) without a UI the usage the
-// first choice needs is asked for in the background, only when there is a choice to make.
+// SPEC A6: the start of a session. The ready gate opens even when loading fails, and accounts
+// that need a new login are named once with their repair command.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { AccountManager } from "../account-manager.ts";
-import { prefetchUsageForChoice, prepareAccounts, warnAboutReauth } from "../hooks.ts";
+import { prepareAccounts, warnAboutReauth } from "../hooks.ts";
 import { type Account, AccountStore, serializeStorage } from "../storage.ts";
 
 function account(email: string, extra: Partial<Account> = {}): Account {
@@ -18,44 +17,6 @@ function account(email: string, extra: Partial<Account> = {}): Account {
 		...extra,
 	};
 }
-
-function fakeManager(accounts: Account[], refresh: () => Promise<void> = async () => undefined) {
-	const refreshUsageIfStale = vi.fn(refresh);
-	const warn = vi.fn();
-	const manager = { getAccounts: () => accounts, refreshUsageIfStale, warn };
-	return { manager: manager as unknown as AccountManager, refreshUsageIfStale, warn };
-}
-
-describe("prefetchUsageForChoice", () => {
-	it("asks for the usage of the accounts when there is a choice to make", () => {
-		const accounts = [account("a@x.test"), account("b@x.test")];
-		const { manager, refreshUsageIfStale } = fakeManager(accounts);
-		prefetchUsageForChoice(manager);
-		expect(refreshUsageIfStale).toHaveBeenCalledWith(accounts);
-	});
-
-	it("makes no request when only one account can be used", () => {
-		const accounts = [
-			account("a@x.test"),
-			account("b@x.test", { needsReauth: true }),
-			account("c@x.test", { quotaExhaustedUntil: Date.now() + 3_600_000 }),
-			account("d@x.test", { codexNotIncluded: true }),
-		];
-		const { manager, refreshUsageIfStale } = fakeManager(accounts);
-		prefetchUsageForChoice(manager);
-		expect(refreshUsageIfStale).not.toHaveBeenCalled();
-	});
-
-	it("never throws into pi's start: a failure becomes a warning", async () => {
-		const { manager, warn } = fakeManager([account("a@x.test"), account("b@x.test")], async () => {
-			throw new Error("disk unreadable");
-		});
-		expect(() => prefetchUsageForChoice(manager)).not.toThrow();
-		await vi.waitFor(() =>
-			expect(warn).toHaveBeenCalledWith(expect.stringContaining("disk unreadable")),
-		);
-	});
-});
 
 describe("prepareAccounts and warnAboutReauth", () => {
 	function managerOn(accounts: Account[], loadPiAuth: () => Promise<undefined>) {
