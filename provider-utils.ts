@@ -223,7 +223,11 @@ export function redactSecrets(message: string, secrets: Iterable<string> = []): 
 // Provider mirroring and event rewriting
 // ---------------------------------------------------------------------------
 
-export function createErrorAssistantMessage(model: Model<Api>, message: string): AssistantMessage {
+/** An assistant message of `model` with nothing counted; `fields` sets the rest. */
+export function createAssistantMessage(
+	model: Pick<Model<Api>, "api" | "provider" | "id">,
+	fields: Partial<AssistantMessage> = {},
+): AssistantMessage {
 	return {
 		role: "assistant",
 		content: [],
@@ -238,10 +242,14 @@ export function createErrorAssistantMessage(model: Model<Api>, message: string):
 			totalTokens: 0,
 			cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
 		},
-		stopReason: "error",
-		errorMessage: message,
+		stopReason: "stop",
 		timestamp: Date.now(),
+		...fields,
 	};
+}
+
+export function createErrorAssistantMessage(model: Model<Api>, message: string): AssistantMessage {
+	return createAssistantMessage(model, { stopReason: "error", errorMessage: message });
 }
 
 function withProvider(message: AssistantMessage, provider: string): AssistantMessage {

@@ -14,6 +14,7 @@ import type { AccountManager } from "./account-manager.ts";
 import { EventRelay } from "./event-relay.ts";
 import { CODEX_API, CODEX_PROVIDER, closeCodexSessionSockets } from "./pi-adapter.ts";
 import {
+	createAssistantMessage,
 	createErrorAssistantMessage,
 	createLinkedAbortController,
 	normalizeUnknownError,
@@ -184,18 +185,22 @@ export function createStreamWrapper(
 			rewriteProviderOnEvent(redactErrorEvent(event), provider);
 		const push = (event: AssistantMessageEvent) => relay.push(passOn(event));
 
-		const pickAccount = async (excluded: Set<string>): Promise<Account | undefined> => {
+		/** The manual pin while it can be used (`isManual`), else the rotation's choice. */
+		const pickAccount = async (
+			excluded: Set<string>,
+		): Promise<{ account?: Account; isManual: boolean }> => {
 			const manual = accountManager.getAvailableManualAccount({ excludeEmails: excluded });
 			if (manual) {
 				accountManager.setActiveAccount(manual.email);
-				return manual;
+				return { account: manual, isManual: true };
 			}
 			if (accountManager.hasManualAccount()) accountManager.clearManualAccount();
-			return accountManager.activateBestAccount({
+			const account = await accountManager.activateBestAccount({
 				excludeEmails: excluded,
 				signal: options?.signal,
 				sticky: true,
 			});
+			return { account, isManual: false };
 		};
 
 		/**
@@ -303,16 +308,15 @@ export function createStreamWrapper(
 			const excluded = new Set<string>();
 			let lastQuota: { email: string; kind: QuotaKind } | undefined;
 			const pushAborted = () => {
-				const aborted = createErrorAssistantMessage(model, "Request was aborted");
-				aborted.stopReason = "aborted";
+				const aborted = createAssistantMessage(model, {
+					stopReason: "aborted",
+					errorMessage: "Request was aborted",
+				});
 				push({ type: "error", reason: "aborted", error: aborted });
 			};
 			for (let attempt = 0; attempt <= maxRetries; attempt++) {
 				if (options?.signal?.aborted) return pushAborted();
-				const usingManual = Boolean(
-					accountManager.getAvailableManualAccount({ excludeEmails: excluded }),
-				);
-				const account = await pickAccount(excluded);
+				const { account, isManual: usingManual } = await pickAccount(excluded);
 				if (!account) throw new Error(describeNoAccount(accountManager, Date.now()));
 
 				let token: string;

@@ -1,16 +1,10 @@
-// Benchmark 5 (SPEC B5): 1,000 accounts. Selection time per choice (the pure `pickBestAccount`
-// and `chooseAccount`, and `AccountManager.activateBestAccount` with fresh usage cached, both
-// keeping the active account and switching it, which persists `activeEmail`), and how many
-// usage requests are in flight at once when every account's usage is refreshed at start,
-// counted by a local usage server the real usage client reaches through the network preload.
-import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { AccountManager } from "../account-manager.ts";
 import { chooseAccount, pickBestAccount } from "../selection.ts";
 import type { Account } from "../storage.ts";
+import { writeAccountsFile } from "../test/support/accounts-file.ts";
 import { cleanupTempDirs, makeAgentDir, PRELOAD_PATH } from "../test/support/pi-runner.ts";
 import type { CodexUsageSnapshot } from "../usage.ts";
 import {
@@ -162,11 +156,7 @@ export async function benchManyAccounts(): Promise<BenchRow[]> {
 	const usageServer = await startCountingUsageServer();
 	let manager: AccountManager | undefined;
 	try {
-		writeFileSync(
-			join(agentDir, "codex-accounts.json"),
-			JSON.stringify({ version: 1, accounts }, null, 2),
-			{ mode: 0o600 },
-		);
+		writeAccountsFile(agentDir, accounts);
 		// Send the real usage client's https://chatgpt.com/... requests to the counting server.
 		process.env.MULTICODEX_SIM_URL = usageServer.url;
 		await import(pathToFileURL(PRELOAD_PATH).href);

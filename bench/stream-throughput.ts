@@ -8,8 +8,7 @@
 // message and pushed as a `text_delta`; network chunks of 16 events arrive in separate
 // macrotasks. A second, informational variant pushes all events at once with no parsing, so
 // the wrapper's own cost per event is visible in isolation.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import {
 	type Api,
 	type AssistantMessage,
@@ -21,7 +20,9 @@ import {
 } from "@mariozechner/pi-ai";
 import { AccountManager } from "../account-manager.ts";
 import { getBuiltinCodexModels } from "../pi-adapter.ts";
+import { createAssistantMessage } from "../provider-utils.ts";
 import { createStreamWrapper } from "../stream-wrapper.ts";
+import { writeAccountsFile } from "../test/support/accounts-file.ts";
 import { cleanupTempDirs, makeAgentDir } from "../test/support/pi-runner.ts";
 import {
 	type BenchRow,
@@ -47,23 +48,7 @@ type StreamFn = (
 ) => AssistantMessageEventStream;
 
 function emptyMessage(model: Model<Api>): AssistantMessage {
-	return {
-		role: "assistant",
-		content: [{ type: "text", text: "" }],
-		api: model.api,
-		provider: model.provider,
-		model: model.id,
-		usage: {
-			input: 0,
-			output: 0,
-			cacheRead: 0,
-			cacheWrite: 0,
-			totalTokens: 0,
-			cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-		},
-		stopReason: "stop",
-		timestamp: Date.now(),
-	};
+	return createAssistantMessage(model, { content: [{ type: "text", text: "" }] });
 }
 
 const SSE_LINES = Array.from({ length: EVENTS }, (_, i) =>
@@ -152,11 +137,7 @@ function makeAccountManager(): AccountManager {
 		expiresAt: Date.now() + 3_600_000,
 		accountId: "acct-bench",
 	};
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts: [account] }, null, 2),
-		{ mode: 0o600 },
-	);
+	writeAccountsFile(agentDir, [account]);
 	const usage = {
 		primary: { usedPercent: 10, resetAt: Date.now() + 3_600_000 },
 		secondary: { usedPercent: 20, resetAt: Date.now() + 3 * 86_400_000 },

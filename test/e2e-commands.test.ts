@@ -11,6 +11,7 @@ import {
 	describeRotationPolicy,
 	formatRotationSummaryLine,
 } from "../rotation-settings.ts";
+import { readAccountsFile, storedAccountOf, writeAccountsFile } from "./support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -25,7 +26,7 @@ import {
 	type UiAnswer,
 	writeSettingsJson,
 } from "./support/pi-runner.ts";
-import { type SimBackend, type SimCredentials, startSimBackend } from "./support/sim-backend.ts";
+import { type SimBackend, startSimBackend } from "./support/sim-backend.ts";
 import { findLeakedTokens } from "./support/sim-tokens.ts";
 
 const EXTENSION = resolve(import.meta.dirname, "..", "index.ts");
@@ -34,39 +35,6 @@ const HELP =
 const HOUR_S = 3600;
 const ANSI_COLOR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 const DAY_S = 24 * HOUR_S;
-
-interface StoredAccount {
-	email: string;
-	accessToken: string;
-	refreshToken: string;
-	expiresAt: number;
-	accountId?: string;
-	quotaExhaustedUntil?: number;
-	needsReauth?: boolean;
-}
-
-function writeAccounts(agentDir: string, accounts: Partial<StoredAccount>[], activeEmail?: string) {
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts, activeEmail }, null, 2),
-		{ mode: 0o600 },
-	);
-}
-
-function stored(c: SimCredentials, extra: Partial<StoredAccount> = {}): Partial<StoredAccount> {
-	return {
-		email: c.email,
-		accessToken: c.access,
-		refreshToken: c.refresh,
-		expiresAt: c.expires,
-		accountId: c.accountId,
-		...extra,
-	};
-}
-
-function readAccounts(agentDir: string): StoredAccount[] {
-	return JSON.parse(readFileSync(join(agentDir, "codex-accounts.json"), "utf8")).accounts;
-}
 
 function readSettings(agentDir: string): Record<string, unknown> {
 	return JSON.parse(readFileSync(join(agentDir, "settings.json"), "utf8"));
@@ -113,12 +81,14 @@ async function startFixture() {
 	});
 	const agentDir = makeAgentDir();
 	writeSettingsJson(agentDir, { "pi-multicodex": { usageMode: "used", showReset: false } });
-	writeAccounts(
+	writeAccountsFile(
 		agentDir,
 		[
-			stored(sim.issueTokens("a@sim.test")),
-			stored(sim.issueTokens("b@sim.test"), { quotaExhaustedUntil: Date.now() + HOUR_S * 1000 }),
-			stored(sim.issueTokens("c@sim.test"), { needsReauth: true }),
+			storedAccountOf(sim.issueTokens("a@sim.test")),
+			storedAccountOf(sim.issueTokens("b@sim.test"), {
+				quotaExhaustedUntil: Date.now() + HOUR_S * 1000,
+			}),
+			storedAccountOf(sim.issueTokens("c@sim.test"), { needsReauth: true }),
 		],
 		"a@sim.test",
 	);
@@ -283,7 +253,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		);
 		expect(lines).toContain("reset: target=all manualCleared=no quotaCleared=0");
 		expect(
-			readAccounts(agentDir).find((a) => a.email === "b@sim.test")?.quotaExhaustedUntil,
+			readAccountsFile(agentDir).find((a) => a.email === "b@sim.test")?.quotaExhaustedUntil,
 		).toBeUndefined();
 		expect(findLeakedTokens(result.stdout + result.stderr)).toEqual([]);
 
@@ -410,7 +380,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			{ message: "reset: target=all manualCleared=yes quotaCleared=1", level: "info" },
 		]);
 		expect(
-			readAccounts(agentDir).find((a) => a.email === "b@sim.test")?.quotaExhaustedUntil,
+			readAccountsFile(agentDir).find((a) => a.email === "b@sim.test")?.quotaExhaustedUntil,
 		).toBeUndefined();
 		expect(await run("/multicodex reset all")).toEqual([
 			{ message: "reset: target=all manualCleared=no quotaCleared=0", level: "info" },
@@ -446,9 +416,9 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		const agentDir = makeAgentDir();
 		writeSettingsJson(agentDir);
 		const oldCreds = sim.issueTokens("old@sim.test");
-		writeAccounts(agentDir, [
-			stored(oldCreds),
-			stored(sim.issueTokens("third@sim.test"), { needsReauth: true }),
+		writeAccountsFile(agentDir, [
+			storedAccountOf(oldCreds),
+			storedAccountOf(sim.issueTokens("third@sim.test"), { needsReauth: true }),
 		]);
 		const browser = fakeBrowser();
 		const script = new DialogScript();
@@ -513,7 +483,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			]),
 		);
 		expect(codeGrants().map((r) => [r.status, r.email])).toEqual([[200, "new@sim.test"]]);
-		const added = readAccounts(agentDir).find((a) => a.email === "new@sim.test");
+		const added = readAccountsFile(agentDir).find((a) => a.email === "new@sim.test");
 		expect(added?.accountId).toBe(sim.account("new@sim.test").accountId);
 		expect(sim.tokenId(added?.accessToken ?? "")).toBeTruthy();
 		await expect.poll(() => existsSync(browser.log)).toBe(true);
@@ -530,12 +500,12 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 				"Login not stored: this OpenAI login is already stored as old@sim.test, so work would count the same quota twice. Use /multicodex use old@sim.test, or remove old@sim.test first.",
 			level: "error",
 		});
-		expect(readAccounts(agentDir).map((a) => a.email)).not.toContain("work");
+		expect(readAccountsFile(agentDir).map((a) => a.email)).not.toContain("work");
 
 		// `accounts <unknown id>` logs a new account in under that name; the list shows it.
 		({ events } = await login("/multicodex accounts team", "fourth@sim.test", viaCallback));
 		expect(messages(events)).toContain("Now using team");
-		expect(readAccounts(agentDir).find((a) => a.email === "team")?.accountId).toBe(
+		expect(readAccountsFile(agentDir).find((a) => a.email === "team")?.accountId).toBe(
 			sim.account("fourth@sim.test").accountId,
 		);
 		events = await command(rpc, script, "/multicodex accounts");
@@ -570,7 +540,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 		await expect
 			.poll(() => messages(rpc.events))
 			.toContain("Could not open a browser automatically. Open the login URL above by hand.");
-		const old = readAccounts(agentDir).find((a) => a.email === "old@sim.test");
+		const old = readAccountsFile(agentDir).find((a) => a.email === "old@sim.test");
 		expect(old?.refreshToken).not.toBe(oldCreds.refresh);
 
 		// reauth without an id logs the active account (old, just pinned) in again.
@@ -581,9 +551,9 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 				"Now using old@sim.test",
 			]),
 		);
-		expect(readAccounts(agentDir).find((a) => a.email === "old@sim.test")?.refreshToken).not.toBe(
-			old?.refreshToken,
-		);
+		expect(
+			readAccountsFile(agentDir).find((a) => a.email === "old@sim.test")?.refreshToken,
+		).not.toBe(old?.refreshToken);
 
 		// A stored account whose login no longer works: warn, then log in again (cancelled here).
 		script.expect({

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { readAccountsFile, storedAccountOf, writeAccountsFile } from "./support/accounts-file.ts";
 import { CapturedOutput } from "./support/leak-scan.ts";
 import {
 	cleanupTempDirs,
@@ -21,48 +22,15 @@ import {
 	writeAuthJson,
 	writeSettingsJson,
 } from "./support/pi-runner.ts";
-import {
-	type SimBackend,
-	type SimBackendOptions,
-	type SimCredentials,
-	startSimBackend,
-} from "./support/sim-backend.ts";
+import { type SimBackend, type SimBackendOptions, startSimBackend } from "./support/sim-backend.ts";
 
 const EXTENSION = resolve(import.meta.dirname, "..", "index.ts");
 const ACCOUNTS_FILE = "codex-accounts.json";
-
-interface StoredAccount {
-	email: string;
-	accessToken: string;
-	refreshToken: string;
-	expiresAt: number;
-	accountId?: string;
-	needsReauth?: boolean;
-}
-
-function storedAccount(c: SimCredentials, extra: Partial<StoredAccount> = {}): StoredAccount {
-	return {
-		email: c.email,
-		accessToken: c.access,
-		refreshToken: c.refresh,
-		expiresAt: c.expires,
-		accountId: c.accountId,
-		...extra,
-	};
-}
 
 function writeAccountsText(agentDir: string, text: string): string {
 	const path = join(agentDir, ACCOUNTS_FILE);
 	writeFileSync(path, text, { mode: 0o600 });
 	return path;
-}
-
-function writeAccounts(agentDir: string, accounts: StoredAccount[]): string {
-	return writeAccountsText(agentDir, JSON.stringify({ version: 1, accounts }, null, 2));
-}
-
-function readAccounts(agentDir: string): StoredAccount[] {
-	return JSON.parse(readFileSync(join(agentDir, ACCOUNTS_FILE), "utf8")).accounts;
 }
 
 /** Settings for fault tests: pi's own retries off, so each fault shows its own error at once. */
@@ -141,7 +109,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 			tokenDelayMs: 400,
 		});
 		const expired = sim.issueTokens("shared@sim.test", { expiresInSec: 60 });
-		writeAccounts(agentDir, [storedAccount(expired)]);
+		writeAccountsFile(agentDir, [storedAccountOf(expired)]);
 
 		const started = Date.now();
 		const results = await Promise.all(
@@ -156,7 +124,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		}
 		const grants = sim.refreshGrants();
 		expect(grants.map((g) => g.status)).toEqual([200]);
-		const [stored] = readAccounts(agentDir);
+		const [stored] = readAccountsFile(agentDir);
 		expect(stored?.needsReauth).toBeUndefined();
 		expect(stored?.refreshToken).not.toBe(expired.refresh);
 		expect(stored?.expiresAt).toBeGreaterThan(Date.now() + 30 * 60_000);
@@ -173,9 +141,9 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		const { sim, agentDir } = await setup({
 			accounts: [{ email: "first@sim.test" }, { email: "second@sim.test" }],
 		});
-		writeAccounts(agentDir, [
-			storedAccount(sim.issueTokens("first@sim.test")),
-			storedAccount(sim.issueTokens("second@sim.test")),
+		writeAccountsFile(agentDir, [
+			storedAccountOf(sim.issueTokens("first@sim.test")),
+			storedAccountOf(sim.issueTokens("second@sim.test")),
 		]);
 		const pi = rpc(agentDir, sim);
 		const pinFrom = pi.events.length;
@@ -215,8 +183,8 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 			{
 				version: 1,
 				accounts: [
-					storedAccount(sim.issueTokens("kept@sim.test")),
-					storedAccount(sim.issueTokens("cut@sim.test")),
+					storedAccountOf(sim.issueTokens("kept@sim.test")),
+					storedAccountOf(sim.issueTokens("cut@sim.test")),
 				],
 			},
 			null,
@@ -236,7 +204,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		expect(statSync(backup).mode & 0o777).toBe(0o600);
 		expect(result.stderr).toContain(`was damaged`);
 		expect(result.stderr).toContain(backup);
-		expect(readAccounts(agentDir).map((a) => a.email)).toEqual(["kept@sim.test"]);
+		expect(readAccountsFile(agentDir).map((a) => a.email)).toEqual(["kept@sim.test"]);
 	});
 
 	it("keeps a file with wrong shapes aside, warns in RPC, and still uses the valid accounts", async () => {
@@ -245,7 +213,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 			version: 1,
 			accounts: [
 				{ email: "broken@sim.test", accessToken: 42, refreshToken: null, expiresAt: "soon" },
-				storedAccount(sim.issueTokens("valid@sim.test")),
+				storedAccountOf(sim.issueTokens("valid@sim.test")),
 				"not an account",
 			],
 			activeEmail: 7,
@@ -264,7 +232,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		const warning = notifications(pi.events).find((m) => m.includes("was damaged"));
 		expect(warning).toContain(join(agentDir, backups[0] as string));
 		expect(warning).toContain("1 valid account(s) were kept");
-		expect(readAccounts(agentDir).map((a) => a.email)).toEqual(["valid@sim.test"]);
+		expect(readAccountsFile(agentDir).map((a) => a.email)).toEqual(["valid@sim.test"]);
 	});
 
 	it("ends backend faults with a clear error in bounded time and honours an abort at once", async () => {
@@ -274,7 +242,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 			NO_PI_RETRIES,
 		);
 		const creds = sim.issueTokens("steady@sim.test");
-		writeAccounts(agentDir, [storedAccount(creds)]);
+		writeAccountsFile(agentDir, [storedAccountOf(creds)]);
 		const pi = rpc(agentDir, sim);
 		const timings: Record<string, number> = {};
 
@@ -320,7 +288,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 
 		// A token refresh that never answers (written by "another window"): abort is honoured too.
 		sim.state.options.tokenDelayMs = 120_000;
-		writeAccounts(agentDir, [storedAccount(creds, { expiresAt: Date.now() + 60_000 })]);
+		writeAccountsFile(agentDir, [storedAccountOf(creds, { expiresAt: Date.now() + 60_000 })]);
 		const refreshFrom = pi.events.length;
 		await pi.send({ type: "prompt", message: "needs a refresh" });
 		await new Promise((r) => setTimeout(r, 1_500));
@@ -336,7 +304,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		expect(assistantEnds(pi.events.slice(refreshFrom))[0]?.stopReason).toBe("aborted");
 		// The abort is not blamed on the account: no warning, no flag.
 		expect(notifications(pi.events.slice(refreshFrom))).toEqual([]);
-		expect(readAccounts(agentDir)[0]?.needsReauth).toBeUndefined();
+		expect(readAccountsFile(agentDir)[0]?.needsReauth).toBeUndefined();
 		console.info(`${line.name} fault timings (ms): ${JSON.stringify(timings)}`);
 	});
 
@@ -346,7 +314,7 @@ describe.each(PI_LINES)("integrity on $name", (line) => {
 		});
 		const piLogin = sim.issueTokens("pilogin@sim.test", { expiresInSec: -60 });
 		writeAuthJson(agentDir, { ...piLogin, refresh: "sim-refresh-not-known-to-the-backend" });
-		writeAccounts(agentDir, [storedAccount(sim.issueTokens("managed@sim.test"))]);
+		writeAccountsFile(agentDir, [storedAccountOf(sim.issueTokens("managed@sim.test"))]);
 
 		const pi = rpc(agentDir, sim);
 		const events = await pi.promptAndWait("say hi", 60_000);
@@ -385,7 +353,7 @@ describe("WebSocket rotation on pi-1.3 (B13)", () => {
 		captured.addAgentDir(agentDir);
 		const alice = sim.issueTokens("alice@sim.test");
 		const bob = sim.issueTokens("bob@sim.test");
-		writeAccounts(agentDir, [storedAccount(alice), storedAccount(bob)]);
+		writeAccountsFile(agentDir, [storedAccountOf(alice), storedAccountOf(bob)]);
 		const pi = startRpcPi(line, { agentDir, simUrl: sim.url, extensionPath: EXTENSION });
 		rpcs.push(pi);
 
@@ -439,7 +407,7 @@ describe("WebSocket rotation on pi-1.3 (B13)", () => {
 		expect(socketIds[3]).not.toBe(socketIds[2]);
 		// Two users of one workspace stay two accounts.
 		expect(
-			readAccounts(agentDir)
+			readAccountsFile(agentDir)
 				.map((a) => a.email)
 				.sort(),
 		).toEqual(["alice@sim.test", "bob@sim.test"]);

@@ -3,9 +3,10 @@
 // the real footer following it), and pi's own dialogs for the main menu and verify. Every
 // screen is kept in test-output/screens for review.
 // Skips, saying why, where tmux is not installed.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { storedAccountOf, writeAccountsFile } from "./support/accounts-file.ts";
 import {
 	cleanupTempDirs,
 	makeAgentDir,
@@ -47,7 +48,7 @@ function readJson(path: string): Record<string, unknown> {
 describe.skipIf(!HAS_TMUX).each(PI_LINES)("TUI panels on $name", (line) => {
 	it("account panel: bars, move, refresh, remove with confirm; footer settings saved at once", async () => {
 		const now = Math.floor(Date.now() / 1000);
-		sim = await startSimBackend({
+		const backend = await startSimBackend({
 			accounts: [
 				{
 					email: "a@sim.test",
@@ -70,24 +71,18 @@ describe.skipIf(!HAS_TMUX).each(PI_LINES)("TUI panels on $name", (line) => {
 				{ email: "c@sim.test" },
 			],
 		});
+		sim = backend;
 		const agentDir = makeAgentDir();
 		const settingsPath = writeSettingsJson(agentDir, { "some-other-extension": { keep: [1, 2] } });
-		const accountsPath = join(agentDir, "codex-accounts.json");
-		const accounts = ["a@sim.test", "b@sim.test", "c@sim.test"].map((email) => {
-			const c = sim?.issueTokens(email);
-			return {
-				email,
-				accessToken: c?.access,
-				refreshToken: c?.refresh,
-				expiresAt: c?.expires,
-				accountId: c?.accountId,
-				...(email === "c@sim.test" ? { needsReauth: true } : {}),
-			};
-		});
-		writeFileSync(
-			accountsPath,
-			JSON.stringify({ version: 1, accounts, activeEmail: "a@sim.test" }, null, 2),
-			{ mode: 0o600 },
+		const accountsPath = writeAccountsFile(
+			agentDir,
+			["a@sim.test", "b@sim.test", "c@sim.test"].map((email) =>
+				storedAccountOf(
+					backend.issueTokens(email),
+					email === "c@sim.test" ? { needsReauth: true } : {},
+				),
+			),
+			"a@sim.test",
 		);
 
 		tui = startTmuxPi(line, line.name, {

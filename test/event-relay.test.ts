@@ -7,25 +7,11 @@ import {
 } from "@mariozechner/pi-ai";
 import { describe, expect, it } from "vitest";
 import { EventRelay } from "../event-relay.ts";
+import { createAssistantMessage } from "../provider-utils.ts";
 
 function message(text: string, provider = "openai-codex"): AssistantMessage {
-	return {
-		role: "assistant",
-		content: [{ type: "text", text }],
-		api: "openai-codex-responses",
-		provider,
-		model: "m",
-		usage: {
-			input: 0,
-			output: 0,
-			cacheRead: 0,
-			cacheWrite: 0,
-			totalTokens: 0,
-			cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-		},
-		stopReason: "stop",
-		timestamp: 0,
-	};
+	const model = { api: "openai-codex-responses" as const, provider, id: "m" };
+	return createAssistantMessage(model, { content: [{ type: "text", text }], timestamp: 0 });
 }
 
 const fallback = () => ({ ...message("fallback"), stopReason: "error" as const });

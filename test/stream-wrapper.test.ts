@@ -16,6 +16,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AccountManager } from "../account-manager.ts";
 import type { CodexCredentials } from "../pi-adapter.ts";
+import { createAssistantMessage } from "../provider-utils.ts";
 import { isQuotaErrorMessage } from "../quota.ts";
 import { type Account, AccountStore, type StorageData, serializeStorage } from "../storage.ts";
 import { ACCOUNT_HEADER, createStreamWrapper } from "../stream-wrapper.ts";
@@ -76,24 +77,8 @@ interface InnerCall {
 }
 
 function message(extra: Partial<AssistantMessage> = {}): AssistantMessage {
-	return {
-		role: "assistant",
-		content: [],
-		api: "openai-codex-responses",
-		provider: INNER_PROVIDER,
-		model: CALLER_MODEL.id,
-		usage: {
-			input: 0,
-			output: 0,
-			cacheRead: 0,
-			cacheWrite: 0,
-			totalTokens: 0,
-			cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-		},
-		stopReason: "stop",
-		timestamp: 0,
-		...extra,
-	};
+	const inner = { api: CALLER_MODEL.api, provider: INNER_PROVIDER, id: CALLER_MODEL.id };
+	return createAssistantMessage(inner, { timestamp: 0, ...extra });
 }
 
 const ev = {

@@ -13,6 +13,7 @@ export interface StoredAccount {
 	lastUsed?: number;
 	quotaExhaustedUntil?: number;
 	needsReauth?: boolean;
+	codexNotIncluded?: boolean;
 }
 
 export function storedAccountOf(
@@ -29,12 +30,17 @@ export function storedAccountOf(
 	};
 }
 
-export function writeAccountsFile(agentDir: string, accounts: StoredAccount[]): void {
-	writeFileSync(
-		join(agentDir, "codex-accounts.json"),
-		JSON.stringify({ version: 1, accounts }, null, 2),
-		{ mode: 0o600 },
-	);
+/** Writes the accounts file (0600) and returns its path. */
+export function writeAccountsFile(
+	agentDir: string,
+	accounts: StoredAccount[],
+	activeEmail?: string,
+): string {
+	const path = join(agentDir, "codex-accounts.json");
+	writeFileSync(path, JSON.stringify({ version: 1, accounts, activeEmail }, null, 2), {
+		mode: 0o600,
+	});
+	return path;
 }
 
 /** The managed accounts file, with fresh tokens from the simulator. */

@@ -116,6 +116,21 @@ export interface PiSpawnOptions {
 	nodeArgs?: string[];
 }
 
+/** What keeps a test pi off the real ~/.pi and the network: its agent dir, offline, the sim. */
+export function sandboxVariables(opts: {
+	agentDir: string;
+	simUrl: string;
+}): Record<string, string> {
+	return {
+		PI_CODING_AGENT_DIR: opts.agentDir,
+		PI_OFFLINE: "1",
+		PI_SKIP_VERSION_CHECK: "1",
+		PI_TELEMETRY: "0",
+		MULTICODEX_SIM_URL: opts.simUrl,
+		MULTICODEX_SIM_BLOCK_OTHER: "1",
+	};
+}
+
 function buildSpawn(line: PiLine, args: string[], opts: PiSpawnOptions) {
 	const cwd = opts.cwd ?? makeTempDir("multicodex-cwd-");
 	const home = opts.home ?? makeTempDir("multicodex-home-");
@@ -128,12 +143,7 @@ function buildSpawn(line: PiLine, args: string[], opts: PiSpawnOptions) {
 		TMPDIR: tmpdir(),
 		TERM: "dumb",
 		NO_COLOR: "1",
-		PI_CODING_AGENT_DIR: opts.agentDir,
-		PI_OFFLINE: "1",
-		PI_SKIP_VERSION_CHECK: "1",
-		PI_TELEMETRY: "0",
-		MULTICODEX_SIM_URL: opts.simUrl,
-		MULTICODEX_SIM_BLOCK_OTHER: "1",
+		...sandboxVariables(opts),
 	};
 	for (const [key, value] of Object.entries(opts.env ?? {})) {
 		if (value === undefined) delete env[key];

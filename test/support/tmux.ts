@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeTempDir, type PiLine, PRELOAD_PATH } from "./pi-runner.ts";
+import { makeTempDir, type PiLine, PRELOAD_PATH, sandboxVariables } from "./pi-runner.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const SCREENS_DIR = join(REPO, "test-output", "screens");
@@ -57,12 +57,7 @@ export function startTmuxPi(line: PiLine, prefix: string, opts: TmuxPiOptions): 
 		TERM: "xterm-256color",
 		LANG: "C.UTF-8",
 		LC_ALL: "C.UTF-8",
-		PI_CODING_AGENT_DIR: opts.agentDir,
-		PI_OFFLINE: "1",
-		PI_SKIP_VERSION_CHECK: "1",
-		PI_TELEMETRY: "0",
-		MULTICODEX_SIM_URL: opts.simUrl,
-		MULTICODEX_SIM_BLOCK_OTHER: "1",
+		...sandboxVariables(opts),
 		...opts.env,
 	};
 	const command = [
