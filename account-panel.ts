@@ -88,7 +88,7 @@ function formatWindow(
 ): string {
 	const display = toDisplayPercent(window?.usedPercent, mode);
 	const color = severityColor(display, mode);
-	const percent = display === undefined ? "--" : `${Math.round(display)}% ${mode}`;
+	const percent = display === undefined ? "--" : `${display}% ${mode}`;
 	const countdown = formatResetCountdown(window?.resetAt, now);
 	const parts = [
 		theme.fg("muted", label),

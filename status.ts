@@ -54,12 +54,13 @@ function clampPercent(value: number): number {
 	return Math.min(100, Math.max(0, value));
 }
 
+/** The whole percentage shown (used or left); its colour is chosen from the same number. */
 export function toDisplayPercent(
 	usedPercent: number | undefined,
 	mode: PercentDisplayMode,
 ): number | undefined {
 	if (typeof usedPercent !== "number" || Number.isNaN(usedPercent)) return undefined;
-	return mode === "left" ? clampPercent(100 - usedPercent) : clampPercent(usedPercent);
+	return Math.round(mode === "left" ? clampPercent(100 - usedPercent) : clampPercent(usedPercent));
 }
 
 export function severityColor(
@@ -114,7 +115,7 @@ function formatSegment(
 	now: number,
 ): string {
 	const display = toDisplayPercent(window?.usedPercent, preferences.usageMode);
-	let text = `${label}${display === undefined ? UNKNOWN_PERCENT : `${Math.round(display)}% ${preferences.usageMode}`}`;
+	let text = `${label}${display === undefined ? UNKNOWN_PERCENT : `${display}% ${preferences.usageMode}`}`;
 	const countdown = showReset ? formatResetCountdown(window?.resetAt, now) : undefined;
 	if (countdown) text += ` (↺${countdown})`;
 	return theme.fg(severityColor(display, preferences.usageMode), text);

@@ -146,6 +146,20 @@ describe("formatActiveAccountStatus", () => {
 		expect(fiveHourColor(render({ usageMode: "used" }, usageWith(used)))).toBe(color);
 	});
 
+	it.each([
+		[89.6, "used", "90% used", "error"],
+		[89.4, "used", "89% used", "warning"],
+		[89.6, "left", "10% left", "error"], // 10.4 % left
+		[49.6, "left", "50% left", "thinkingMedium"], // 50.4 % left
+	] as const)(
+		"colours %d %% used in %s mode by the number shown, %s, as %s",
+		(used, mode, shown, color) => {
+			const text = render({ usageMode: mode, showReset: false }, usageWith(used));
+			expect(strip(text)).toContain(`5h:${shown}`);
+			expect(fiveHourColor(text)).toBe(color);
+		},
+	);
+
 	it("shows an unknown window as -- in dim", () => {
 		const usage: CodexUsageSnapshot = {
 			primary: undefined,
