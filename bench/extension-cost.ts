@@ -85,41 +85,56 @@ export function writeFloorExtensions(): { empty: string; layout: string } {
 	return { empty, layout };
 }
 
-/** One run of a variant; `nodeArgs` lets a profiler ride along. */
+/**
+ * A returning user's agent dir for one variant: made once and used by every run of it, so
+ * every measured run finds what the runs before it left (pi's login, or the accounts file with
+ * the active account saved and the last usage snapshot), as on a user's machine. The untimed
+ * warm-up run of `alternate` is the first start.
+ */
+export interface CostSetup {
+	variant: CostVariant;
+	agentDir: string;
+	extensionPath?: string;
+}
+
+export function prepareCostRun(
+	sim: SimBackend,
+	variant: CostVariant,
+	floors?: { empty: string; layout: string },
+): CostSetup {
+	const agentDir = makeAgentDir();
+	writeSettingsJson(agentDir);
+	if (variant === "extension") {
+		writeManagedAccounts(agentDir, sim, [EMAIL]);
+		return { variant, agentDir, extensionPath: EXTENSION };
+	}
+	const c = sim.issueTokens(EMAIL);
+	writeAuthJson(agentDir, {
+		access: c.access,
+		refresh: c.refresh,
+		expires: c.expires,
+		accountId: c.accountId,
+	});
+	if (variant === "plain") return { variant, agentDir };
+	if (!floors) throw new Error(`the ${variant} variant needs writeFloorExtensions()`);
+	return { variant, agentDir, extensionPath: floors[variant] };
+}
+
+/** One run of a prepared variant; `nodeArgs` lets a profiler ride along. */
 export async function costRun(
 	line: PiLine,
 	sim: SimBackend,
-	variant: CostVariant,
+	setup: CostSetup,
 	nodeArgs: string[] = [],
-	floors?: { empty: string; layout: string },
 ): Promise<MeasuredRun> {
-	const agentDir = makeAgentDir();
-	writeSettingsJson(agentDir);
-	let extensionPath: string | undefined;
-	if (variant === "extension") {
-		writeManagedAccounts(agentDir, sim, [EMAIL]);
-		extensionPath = EXTENSION;
-	} else {
-		const c = sim.issueTokens(EMAIL);
-		writeAuthJson(agentDir, {
-			access: c.access,
-			refresh: c.refresh,
-			expires: c.expires,
-			accountId: c.accountId,
-		});
-		if (variant !== "plain") {
-			if (!floors) throw new Error(`the ${variant} variant needs writeFloorExtensions()`);
-			extensionPath = floors[variant];
-		}
-	}
 	const run = await runMeasured(line, {
-		agentDir,
+		agentDir: setup.agentDir,
 		simUrl: sim.url,
-		extensionPath,
+		extensionPath: setup.extensionPath,
 		args: ["--no-session", ...modelArgs(), "-p", "hi"],
 		nodeArgs,
 	});
-	expectAnswer(run, new RegExp(`Answered by ${EMAIL}`), `${line.name} ${variant} run`);
+	expectAnswer(run, new RegExp(`Answered by ${EMAIL}`), `${line.name} ${setup.variant} run`);
 	return run;
 }
 
@@ -135,9 +150,10 @@ export async function benchExtensionCost(options: { reps?: number } = {}): Promi
 		try {
 			log(`6 extension cost on ${line.name}: ${reps} × 4 runs`);
 			const variants: CostVariant[] = ["plain", "empty", "layout", "extension"];
+			const setups = variants.map((variant) => prepareCostRun(sim, variant, floors));
 			const [plain, empty, layout, withExtension] = (await alternate(
 				reps,
-				variants.map((variant) => () => costRun(line, sim, variant, [], floors)),
+				setups.map((setup) => () => costRun(line, sim, setup)),
 			)) as [MeasuredRun[], MeasuredRun[], MeasuredRun[], MeasuredRun[]];
 			rows.push(...costRows(line.name, { plain, empty, layout, withExtension }));
 		} finally {
