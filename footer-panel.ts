@@ -31,7 +31,11 @@ function settingItems(preferences: FooterPreferences): SettingItem[] {
 	}));
 }
 
-/** Applies one change: the footer shows it at once, and it is saved at once. */
+/**
+ * Applies one change: it is saved at once (only that preference, so what another pi process
+ * saved meanwhile is kept) and the footer shows the preferences now in force; if it could not be
+ * saved, the footer still shows the change.
+ */
 function applyChange(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
@@ -39,13 +43,17 @@ function applyChange(
 	id: string,
 	value: string,
 ): FooterPreferences {
-	const next = applyFooterSettingChange(draft, id, value);
-	deps.statusController.previewDraft(ctx, next);
-	try {
-		deps.statusController.savePreferences(ctx, next);
-	} catch (error) {
-		report(ctx, `Footer setting not saved: ${normalizeUnknownError(error)}`, "error");
+	let next = applyFooterSettingChange(draft, id, value);
+	const setting = FOOTER_SETTINGS.find((s) => s.id === id);
+	if (setting && next !== draft) {
+		try {
+			deps.statusController.savePreferences(ctx, next, [setting.id]);
+			next = deps.statusController.getPreferences();
+		} catch (error) {
+			report(ctx, `Footer setting not saved: ${normalizeUnknownError(error)}`, "error");
+		}
 	}
+	deps.statusController.previewDraft(ctx, next);
 	return next;
 }
 
@@ -67,6 +75,9 @@ async function showSettingsPanel(ctx: ExtensionCommandContext, deps: CommandDeps
 			getSettingsListTheme(),
 			(id, value) => {
 				draft = applyChange(ctx, deps, draft, id, value);
+				for (const setting of FOOTER_SETTINGS) {
+					list.updateValue(setting.id, footerSettingValue(draft, setting.id));
+				}
 				preview.setText(previewLine());
 				container.invalidate();
 			},

@@ -1,6 +1,6 @@
 // Footer preferences under the `pi-multicodex` key of pi's settings.json. Each field falls back
-// to its default on its own; saving merges into our key under pi's own settings lock and
-// leaves every other key exactly as it was.
+// to its default on its own; saving writes only the fields changed, merged into our key as it is
+// on disk under pi's own settings lock, and leaves every other key exactly as it was.
 import { withFileLockSync } from "./file-lock.ts";
 import {
 	getAgentSettingsPath,
@@ -63,11 +63,15 @@ export async function loadFooterPreferences(
 }
 
 /**
- * Merges `changes` into our key of settings.json under the file's lock, on fresh data. Refuses
- * to write over a settings file it cannot parse (that would lose pi's settings).
+ * Applies `update` to our key of settings.json under the file's lock, on fresh data, and returns
+ * our key as written. Refuses to write over a settings file it cannot parse (that would lose
+ * pi's settings).
  */
-export function saveMultiCodexSettings(changes: JsonObject, path = getAgentSettingsPath()): void {
-	withFileLockSync(path, () => {
+export function updateMultiCodexSettings(
+	update: (current: JsonObject) => JsonObject,
+	path = getAgentSettingsPath(),
+): JsonObject {
+	return withFileLockSync(path, () => {
 		const read = readJsonObjectFileSync(path);
 		if (read.kind === "damaged") {
 			throw new Error(
@@ -75,17 +79,40 @@ export function saveMultiCodexSettings(changes: JsonObject, path = getAgentSetti
 			);
 		}
 		const settings: JsonObject = read.kind === "ok" ? read.value : {};
-		const current = isJsonObject(settings[SETTINGS_KEY]) ? settings[SETTINGS_KEY] : {};
-		settings[SETTINGS_KEY] = { ...current, ...changes };
+		const ours = update(isJsonObject(settings[SETTINGS_KEY]) ? settings[SETTINGS_KEY] : {});
+		settings[SETTINGS_KEY] = ours;
 		writePrivateFileAtomic(path, `${JSON.stringify(settings, null, 2)}\n`);
+		return ours;
 	});
 }
 
+/** Merges `changes` into our key of settings.json (see updateMultiCodexSettings). */
+export function saveMultiCodexSettings(
+	changes: JsonObject,
+	path = getAgentSettingsPath(),
+): JsonObject {
+	return updateMultiCodexSettings((current) => ({ ...current, ...changes }), path);
+}
+
+/**
+ * Saves only the `changed` preferences, merged into the file as it is now (B7): another pi
+ * process's change to the others is kept. Returns the preferences now in force.
+ */
+export function saveFooterPreferences(
+	preferences: FooterPreferences,
+	changed: readonly (keyof FooterPreferences)[],
+	path = getAgentSettingsPath(),
+): FooterPreferences {
+	const changes = Object.fromEntries(changed.map((id) => [id, preferences[id]]));
+	return normalizeFooterPreferences(saveMultiCodexSettings(changes, path));
+}
+
+/** Saves all five preferences. */
 export function persistFooterPreferences(
 	preferences: FooterPreferences,
 	path = getAgentSettingsPath(),
-): void {
-	saveMultiCodexSettings({ ...preferences }, path);
+): FooterPreferences {
+	return saveFooterPreferences(preferences, FOOTER_PREFERENCE_KEYS, path);
 }
 
 /** One footer preference as the settings panel shows it. */
@@ -128,6 +155,8 @@ export const FOOTER_SETTINGS: readonly FooterSettingDefinition[] = [
 		values: ["account-first", "usage-first"],
 	},
 ];
+
+export const FOOTER_PREFERENCE_KEYS = FOOTER_SETTINGS.map((setting) => setting.id);
 
 /** The value of a preference as the panel and the one-line summary show it (`on`/`off`). */
 export function footerSettingValue(preferences: FooterPreferences, id: keyof FooterPreferences) {

@@ -15,6 +15,7 @@ import { normalizeUnknownError } from "./provider-utils.ts";
 import {
 	describeRotationPolicy,
 	formatRotationSummaryLine,
+	isRotationSettingKey,
 	ROTATION_STRATEGIES,
 	type RotationSettings,
 	saveRotationSettings,
@@ -42,7 +43,8 @@ function settingItems(settings: RotationSettings): SettingItem[] {
 		{
 			id: "preferUntouched",
 			label: "Prefer untouched",
-			description: "Use accounts with 0% used first",
+			description:
+				"Use accounts with 0% used first (lowest-usage and earliest-reset only: round-robin and fill-first go by list order)",
 			currentValue: settings.preferUntouched ? "on" : "off",
 			values: ["on", "off"],
 		},
@@ -97,10 +99,18 @@ export function applyRotationChange(
 	}
 }
 
-function commit(ctx: ExtensionCommandContext, deps: CommandDeps, next: RotationSettings): void {
+/**
+ * Saves the one setting changed (merged with what other pi processes saved meanwhile, B7) and
+ * puts the merged settings in force; if it could not be saved, the settings in force stay.
+ */
+function commit(
+	ctx: ExtensionCommandContext,
+	deps: CommandDeps,
+	next: RotationSettings,
+	changed: keyof RotationSettings,
+): void {
 	try {
-		saveRotationSettings(next);
-		deps.accountManager.setRotationSettings(next);
+		deps.accountManager.setRotationSettings(saveRotationSettings(next, [changed]));
 	} catch (error) {
 		report(
 			ctx,
@@ -115,21 +125,24 @@ async function openRotationPanel(
 	ctx: ExtensionCommandContext,
 	deps: CommandDeps,
 ): Promise<boolean> {
-	let draft = deps.accountManager.getRotationSettings();
+	const inForce = () => deps.accountManager.getRotationSettings();
 	const factory: CustomComponentFactory<undefined> = (_tui, theme, _keybindings, done) => {
 		const container = new Container();
 		container.addChild(new Text(theme.fg("accent", theme.bold("MultiCodex Rotation")), 1, 0));
-		const policy = new Text(describeRotationPolicy(draft).join("\n"), 1, 0);
+		const policy = new Text(describeRotationPolicy(inForce()).join("\n"), 1, 0);
 		container.addChild(policy);
 		const list = new SettingsList(
-			settingItems(draft),
+			settingItems(inForce()),
 			8,
 			getSettingsListTheme(),
 			(id, value) => {
-				draft = applyRotationChange(draft, id, value);
-				commit(ctx, deps, draft);
-				list.updateValue(id, value);
-				policy.setText(describeRotationPolicy(draft).join("\n"));
+				const current = inForce();
+				const next = applyRotationChange(current, id, value);
+				if (next !== current && isRotationSettingKey(id)) commit(ctx, deps, next, id);
+				// The panel shows what is in force: the merged settings, or the old ones if not saved.
+				const settings = inForce();
+				for (const item of settingItems(settings)) list.updateValue(item.id, item.currentValue);
+				policy.setText(describeRotationPolicy(settings).join("\n"));
 				container.invalidate();
 			},
 			() => done(undefined),

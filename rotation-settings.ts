@@ -1,6 +1,6 @@
 // Rotation settings (B6) under `pi-multicodex.rotation` in pi's settings.json, and the policy
 // text shown to users, built from the settings in force (one source of truth).
-import { SETTINGS_KEY, saveMultiCodexSettings } from "./footer-settings.ts";
+import { SETTINGS_KEY, updateMultiCodexSettings } from "./footer-settings.ts";
 import { getAgentSettingsPath, isJsonObject, readJsonObjectFile } from "./provider-utils.ts";
 
 export const ROTATION_STRATEGIES = [
@@ -69,19 +69,45 @@ export async function loadRotationSettings(
 	return normalizeRotationSettings(isJsonObject(ours) ? ours.rotation : undefined);
 }
 
+/** The settings, in the order the panel and the summary show them. */
+export const ROTATION_SETTING_KEYS = [
+	"strategy",
+	"preferUntouched",
+	"retryCount",
+	"fallbackCooldownMinutes",
+	"proactiveSwitchPercent",
+] as const satisfies readonly (keyof RotationSettings)[];
+
+export function isRotationSettingKey(id: string): id is keyof RotationSettings {
+	return (ROTATION_SETTING_KEYS as readonly string[]).includes(id);
+}
+
+/** A setting as written to the file: proactive switching off is `"off"` (missing = default). */
+function toSavedValue(settings: RotationSettings, key: keyof RotationSettings): unknown {
+	return key === "proactiveSwitchPercent"
+		? (settings.proactiveSwitchPercent ?? "off")
+		: settings[key];
+}
+
+/**
+ * Saves only the `changed` settings, merged under the file's lock into `rotation` as it is on
+ * disk now (B7): what another pi process saved meanwhile, and keys this version does not know,
+ * are kept. Returns the settings now in force, for the caller to apply.
+ */
 export function saveRotationSettings(
 	settings: RotationSettings,
+	changed: readonly (keyof RotationSettings)[],
 	path = getAgentSettingsPath(),
-): void {
-	saveMultiCodexSettings(
-		{
-			rotation: {
-				...settings,
-				proactiveSwitchPercent: settings.proactiveSwitchPercent ?? "off",
-			},
-		},
+): RotationSettings {
+	const changes = Object.fromEntries(changed.map((key) => [key, toSavedValue(settings, key)]));
+	const saved = updateMultiCodexSettings(
+		(current) => ({
+			...current,
+			rotation: { ...(isJsonObject(current.rotation) ? current.rotation : {}), ...changes },
+		}),
 		path,
 	);
+	return normalizeRotationSettings(saved.rotation);
 }
 
 const STRATEGY_TEXT: Record<RotationStrategy, string> = {
@@ -89,19 +115,46 @@ const STRATEGY_TEXT: Record<RotationStrategy, string> = {
 		"the account with the lowest usage (the larger of its 5-hour and weekly used %, unknown counts as 100), ties by the earliest weekly reset",
 	"earliest-reset": "the account whose weekly quota resets first (use it before it expires)",
 	"round-robin": "the next account in list order after the current one",
-	"fill-first": "the first account in list order, used until it runs out",
+	"fill-first":
+		"the first available account in list order, so one account is used up before the next",
 };
+
+/**
+ * Whether the strategy compares usage, so that untouched accounts can come first and, with no
+ * usage known, the pick is random (selection.ts). Round-robin and fill-first go by list order.
+ */
+function isUsageStrategy(strategy: RotationStrategy): boolean {
+	return strategy === "lowest-usage" || strategy === "earliest-reset";
+}
+
+/** The "when it has to choose" sentence for the strategy in force. */
+function describeChoice(settings: RotationSettings): string {
+	const threshold = settings.proactiveSwitchPercent;
+	const among =
+		threshold === undefined
+			? "When it has to choose:"
+			: `When it has to choose, among the accounts below ${threshold}% when there are any:`;
+	const strategy = STRATEGY_TEXT[settings.strategy];
+	if (!isUsageStrategy(settings.strategy)) {
+		const untouched = settings.preferUntouched
+			? ` (untouched accounts get no preference under ${settings.strategy})`
+			: "";
+		return `${among} ${strategy}${untouched}.`;
+	}
+	const untouched = settings.preferUntouched ? "an untouched account (0% used) first, then " : "";
+	return `${among} ${untouched}${strategy}; with no usage known, a random available account.`;
+}
 
 /** The policy in force, in plain words: what `/multicodex rotation` shows. */
 export function describeRotationPolicy(settings: RotationSettings): string[] {
 	const proactive =
 		settings.proactiveSwitchPercent === undefined
 			? "Proactive switching is off: the current account is kept until it is out of quota."
-			: `It moves on between turns once the current account has used ${settings.proactiveSwitchPercent}% of a window.`;
+			: `It moves on between turns once the current account has used ${settings.proactiveSwitchPercent}% of a window, if another account is below that.`;
 	return [
 		"Your manual pick (/multicodex use) comes first while it is available.",
 		`Otherwise Multicodex keeps the current account between turns (so the prompt cache stays warm). ${proactive}`,
-		`When it has to choose: ${settings.preferUntouched ? "an untouched account (0% used) first, then " : ""}${STRATEGY_TEXT[settings.strategy]}; with no usage known, a random available account.`,
+		describeChoice(settings),
 		`A quota answer before any output switches account at once and retries, up to ${settings.retryCount} retr${settings.retryCount === 1 ? "y" : "ies"}; no switching once the answer has started.`,
 		`Cooldown: until the reset the answer names, else the reset known from usage, else ${settings.fallbackCooldownMinutes} min; a plain rate limit waits for its retry-after, else 1 min. An account whose plan has no Codex is flagged and not used until it is logged in again (/multicodex reauth <id>) or /multicodex reset quota.`,
 		"pi's own login (/login openai-codex) takes part in rotation and is never written to the accounts file.",

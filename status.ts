@@ -6,11 +6,12 @@ import type { ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import {
 	DEFAULT_FOOTER_PREFERENCES,
+	FOOTER_PREFERENCE_KEYS,
 	type FooterPreferences,
 	loadFooterPreferences,
 	type PercentDisplayMode,
-	persistFooterPreferences,
 	type ResetWindowMode,
+	saveFooterPreferences,
 } from "./footer-settings.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { CodexUsageSnapshot } from "./usage.ts";
@@ -297,10 +298,17 @@ export function createUsageStatusController(accountManager: AccountManager) {
 		renderCachedStatus(ctx);
 	}
 
-	/** Saves preferences at once (B9) and shows them; throws (keeping the old ones) if not saved. */
-	function savePreferences(ctx: ExtensionContext, next: FooterPreferences): void {
-		persistFooterPreferences(next);
-		preferences = next;
+	/**
+	 * Saves the `changed` preferences of `next` at once (B9), merged into settings.json as it is
+	 * now so another pi's change to the others is kept (B7), and shows the merged result; throws
+	 * (keeping the old ones) if not saved.
+	 */
+	function savePreferences(
+		ctx: ExtensionContext,
+		next: FooterPreferences,
+		changed: readonly (keyof FooterPreferences)[] = FOOTER_PREFERENCE_KEYS,
+	): void {
+		preferences = saveFooterPreferences(next, changed);
 		renderCachedStatus(ctx);
 	}
 

@@ -155,7 +155,9 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 		});
 		expect(result.code).toBe(0);
 		expect(result.stderr).toContain("rotation: strategy=fill-first preferUntouched=on retries=2");
-		expect(result.stderr).toContain("the first account in list order, used until it runs out");
+		expect(result.stderr).toContain(
+			"the first available account in list order, so one account is used up before the next",
+		);
 		expect(result.stderr).toContain("up to 2 retries");
 		const settings = JSON.parse(readFileSync(join(agentDir, "settings.json"), "utf8"));
 		expect(settings.defaultProvider).toBe("openai-codex");

@@ -1,7 +1,7 @@
 // SPEC A8: `/multicodex rotation` with a fake ctx: the settings panel in the TUI (built by a
 // fake custom(), each change saved at once and applied to the account manager), and the one
 // line of summary and policy in RPC mode (a notification, no dialogs) and print mode (stderr).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initTheme } from "@mariozechner/pi-coding-agent";
@@ -84,6 +84,7 @@ describe("/multicodex rotation", () => {
 						const panel = factory({ requestRender: () => {} }, plain, {}, resolve);
 						panels.push(panel.render(120));
 						for (const key of keys) panel.handleInput(key);
+						panels.push(panel.render(120));
 					});
 				},
 			},
@@ -145,6 +146,21 @@ describe("/multicodex rotation", () => {
 		expect(saved["pi-multicodex"].rotation.strategy).toBe(settings.strategy);
 		expect(notes).toEqual([]);
 		expect(dialogs).toEqual([]);
+	});
+
+	it("a change that cannot be saved is reported, and the settings in force stay", async () => {
+		writeFileSync(join(agentDir, "settings.json"), "{ damaged");
+		keys = [ENTER, ESC];
+		await runRotation(ctx("tui"), deps);
+		expect(settings).toBe(SETTINGS);
+		expect(deps.accountManager.setRotationSettings).not.toHaveBeenCalled();
+		expect(notes).toEqual([
+			[expect.stringMatching(/^Multicodex: rotation settings not saved: .*damaged/), "error"],
+		]);
+		expect(readFileSync(join(agentDir, "settings.json"), "utf8")).toBe("{ damaged");
+		// The panel, value and policy text, still shows the settings in force.
+		expect(panels[1]?.join("\n")).toContain("lowest-usage");
+		expect(panels[1]?.join("\n")).not.toContain("earliest-reset");
 	});
 
 	it("the TUI prints the line too should pi not build the panel", async () => {
