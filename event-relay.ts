@@ -16,6 +16,8 @@ export class EventRelay implements AsyncIterable<AssistantMessageEvent> {
 	private readonly queue: AssistantMessageEvent[] = [];
 	private waiting?: (result: IteratorResult<AssistantMessageEvent>) => void;
 	private source?: AsyncIterator<AssistantMessageEvent>;
+	/** The source, when its events go to the consumer untouched. */
+	private passThrough?: AsyncIterator<AssistantMessageEvent>;
 	private transform?: Transform;
 	private onSourceEnd?: () => void;
 	private ended = false;
@@ -56,6 +58,7 @@ export class EventRelay implements AsyncIterable<AssistantMessageEvent> {
 		this.transform = transform;
 		this.onSourceEnd = onEnd;
 		if (!transform) {
+			this.passThrough = source;
 			void sourceResult.then(
 				(message) => {
 					this.finalMessage = message;
@@ -90,6 +93,8 @@ export class EventRelay implements AsyncIterable<AssistantMessageEvent> {
 	}
 
 	private next(): Promise<IteratorResult<AssistantMessageEvent>> {
+		// Once handed over without a transform, each event is one call into the source.
+		if (this.passThrough && this.queue.length === 0) return this.passThrough.next();
 		const queued = this.queue.shift();
 		if (queued) return Promise.resolve({ value: queued, done: false });
 		if (this.source) return this.pull();
