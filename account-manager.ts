@@ -275,12 +275,24 @@ export class AccountManager {
 	 */
 	private adoptFromDisk(next: StorageData): void {
 		applyPendingChanges(next, this.pendingChanges);
+		this.stored = this.keepingPiAuthActive(next);
+	}
+
+	/**
+	 * The file's data as this window sees it: pi's login stays active when this window chose it
+	 * (the file never names it), and it leaves the list once the file holds an account of the
+	 * same identifier (added in another window): the managed one is used from then on (A4).
+	 */
+	private keepingPiAuthActive(next: StorageData, keepActive = true): StorageData {
 		const piEmail = this.piAuthAccount?.email;
-		const keepPiActive =
-			piEmail !== undefined &&
-			this.stored.activeEmail === piEmail &&
-			!next.accounts.some((a) => a.email === piEmail);
-		this.stored = keepPiActive ? { ...next, activeEmail: piEmail } : next;
+		if (piEmail === undefined) return next;
+		if (next.accounts.some((a) => a.email === piEmail)) {
+			this.piAuthAccount = undefined;
+			return next;
+		}
+		return keepActive && this.stored.activeEmail === piEmail
+			? { ...next, activeEmail: piEmail }
+			: next;
 	}
 
 	// -- ready gate -----------------------------------------------------------
@@ -381,7 +393,9 @@ export class AccountManager {
 	}
 
 	getAccounts(): Account[] {
-		return this.piAuthAccount ? [...this.data.accounts, this.piAuthAccount] : this.data.accounts;
+		// The file first: a re-read may drop pi's login (a managed account took its identifier).
+		const managed = this.data.accounts;
+		return this.piAuthAccount ? [...managed, this.piAuthAccount] : managed;
 	}
 
 	getManagedAccounts(): Account[] {
@@ -389,8 +403,9 @@ export class AccountManager {
 	}
 
 	getAccount(email: string): Account | undefined {
+		const managed = this.data.accounts;
 		if (this.piAuthAccount?.email === email) return this.piAuthAccount;
-		return this.data.accounts.find((a) => a.email === email);
+		return managed.find((a) => a.email === email);
 	}
 
 	isPiAuthAccount(account: Account): boolean {
@@ -452,10 +467,15 @@ export class AccountManager {
 		const pending = this.pendingChanges;
 		this.pendingChanges = noPendingChanges();
 		try {
-			this.data = this.store.update((data) => {
+			let choseActive = false;
+			const written = this.store.update((data) => {
 				applyPendingChanges(data, pending);
+				const before = data.activeEmail;
 				mutate(data);
+				choseActive = data.activeEmail !== before;
 			});
+			// A change that names the active account itself (a login, a removal) wins over pi's login.
+			this.data = this.keepingPiAuthActive(written, !choseActive);
 		} catch (error) {
 			this.pendingChanges = pending;
 			throw error;
@@ -468,7 +488,9 @@ export class AccountManager {
 
 	setActiveAccount(email: string): void {
 		if (this.piAuthAccount?.email === email) {
-			// pi's login is never persisted: a stale activeEmail would outlive it.
+			// pi's login is never persisted: the file keeps the last managed account, and an
+			// earlier managed choice not saved yet is dropped (it is no longer the active one).
+			this.pendingChanges.activeEmail = undefined;
 			this.data = { ...this.data, activeEmail: email };
 			this.notifyStateChanged();
 			return;

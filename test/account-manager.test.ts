@@ -427,6 +427,50 @@ describe("pi-auth account", () => {
 		expect(manager.getAccounts().map((a) => a.email)).toEqual(["a@x.com", "b@x.com"]);
 	});
 
+	it("stays the active account through later writes of the file", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")], activeEmail: "a@x.com" });
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+		const manager = createManager();
+		await manager.loadPiAuth();
+
+		// a@x.com runs out, the retry moves to pi's login, then the cooldown is saved.
+		manager.applyQuotaSignal(manager.getAccount("a@x.com")!, {
+			kind: "usage_limit_reached",
+			resetAt: clock + HOUR,
+		});
+		manager.setActiveAccount("pi@x.com");
+		await afterSave();
+
+		expect(storedAccount("a@x.com")?.quotaExhaustedUntil).toBe(clock + HOUR);
+		expect(readStorage().activeEmail).toBe("a@x.com");
+		expect(manager.getActiveAccount()?.email).toBe("pi@x.com");
+		// A new login becomes active; choosing pi's login again survives the next write too.
+		manager.addOrUpdateAccount("b@x.com", creds("b"));
+		expect(manager.getActiveAccount()?.email).toBe("b@x.com");
+		manager.setActiveAccount("pi@x.com");
+		manager.markExhausted("b@x.com", clock + HOUR);
+		expect(manager.getActiveAccount()?.email).toBe("pi@x.com");
+		expect(readFileSync(file, "utf8")).not.toContain("pi@x.com");
+	});
+
+	it("leaves the list once another window adds a managed account of its identifier", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a")], activeEmail: "a@x.com" });
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+		const manager = createManager();
+		await manager.loadPiAuth();
+		expect(manager.getAccounts().map((a) => a.email)).toEqual(["a@x.com", "pi@x.com"]);
+
+		clock += MINUTE;
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("pi@x.com", "managed-pi")],
+			activeEmail: "a@x.com",
+		});
+
+		expect(manager.getAccounts().map((a) => a.email)).toEqual(["a@x.com", "pi@x.com"]);
+		expect(manager.getPiAuthAccount()).toBeUndefined();
+		expect(manager.getAccount("pi@x.com")?.accessToken).toBe(creds("managed-pi").access);
+	});
+
 	it("is re-read from auth.json when expiring, never refreshed by us", async () => {
 		writeStorage({ accounts: [stored("a@x.com", "a")] });
 		piAuth = { identifier: "pi@x.com", credentials: creds("pi", T0 + 10 * MINUTE) };
