@@ -42,6 +42,16 @@ import { formatResetAt, parseCodexRateLimitHeaders, parseCodexRateLimitsEvent } 
 
 export const MAX_ROTATION_RETRIES = DEFAULT_ROTATION_SETTINGS.retryCount;
 export const ACCOUNT_HEADER = "X-Multicodex-Account";
+
+/**
+ * The identifier as a header can carry it: as typed when it is printable ASCII, else
+ * percent-encoded UTF-8 (`encodeURIComponent`), since fetch and WebSocket reject anything
+ * else in a header and the request would fail (identifiers are any text the user typed).
+ */
+export function accountHeaderValue(identifier: string): string {
+	return /^[\x20-\x7e]*$/.test(identifier) ? identifier : encodeURIComponent(identifier);
+}
+
 /** Thrown from `onResponse` on a 429 so pi-ai does not retry it with back-off first. */
 const ROTATE_MESSAGE = "usage limit answer (429); Multicodex switches account";
 
@@ -247,7 +257,7 @@ export function createStreamWrapper(
 					api: CODEX_API as Api,
 					headers: {
 						...(model.headers ?? {}),
-						[ACCOUNT_HEADER]: account.email,
+						[ACCOUNT_HEADER]: accountHeaderValue(account.email),
 						[TRY_HEADER]: tryId,
 					},
 				},

@@ -1,7 +1,8 @@
 // SPEC edge cases with the real pi on both lines: the 5-hour and weekly windows told apart by
 // length in the usage endpoint's answer (B4), a quota answer on the last try (B3), a plain 429
 // that waits its own retry time (B3), the pinned account saved as activeEmail (A3) with fields
-// this version does not know kept, and an unknown subcommand echoed as typed (A8).
+// this version does not know kept, an unknown subcommand echoed as typed (A8), and an
+// identifier that is not ASCII (A5's account header).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -138,6 +139,15 @@ describe.each(PI_LINES)("edge cases on $name", (line) => {
 		expect(stored.activeEmail).toBe("b@sim.test");
 		expect(stored.newerSetting).toEqual({ mode: "x" });
 		expect(stored.accounts[1].teamNote).toBe("kept");
+	});
+
+	it("answers for an account whose identifier is not ASCII", async () => {
+		// Any text is an identifier; a header carries only ASCII, so it goes percent-encoded.
+		const identifier = "Jürgen Müller (Team 🚀)";
+		const { sim, agentDir } = await setup({ accounts: [{ email: identifier }] });
+		const result = await pi(agentDir, sim, "hi");
+		expect(outputOf(result)).toContain(`Answered by ${identifier}`);
+		expect(result.code).toBe(0);
 	});
 
 	it("echoes an unknown subcommand as it was typed", async () => {
