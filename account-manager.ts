@@ -177,6 +177,8 @@ export class AccountManager {
 	private sessionEmail?: string;
 	private readonly stateChangeHandlers = new Set<StateChangeHandler>();
 	private readonly warnedAuthFailureEmails = new Set<string>();
+	/** Accounts whose usage fetch keeps failing and that were warned of it already. */
+	private readonly warnedUsageFailureEmails = new Set<string>();
 	private warningHandler?: WarningHandler;
 	private readonly pendingWarnings: string[] = [];
 	private readyPromise: Promise<void> = Promise.resolve();
@@ -359,6 +361,7 @@ export class AccountManager {
 
 	resetSessionWarnings(): void {
 		this.warnedAuthFailureEmails.clear();
+		this.warnedUsageFailureEmails.clear();
 	}
 
 	repairCommandFor(account: Account): string {
@@ -817,20 +820,41 @@ export class AccountManager {
 				});
 				if (!this.getAccount(email)) return undefined;
 				this.state.usageCache.set(email, usage);
+				this.warnedUsageFailureEmails.delete(email);
 				this.scheduleUsageCacheSave();
 				this.notifyStateChanged();
 				return usage;
 			} catch (error) {
-				if (!signal.aborted) {
-					this.warn(
-						`Multicodex: failed to fetch usage for ${email}: ${normalizeUnknownError(error)}`,
-					);
-				}
+				if (!signal.aborted) this.warnUsageFailure(email, error);
 				return undefined;
 			}
 		}).finally(() => this.usageRequests.delete(email));
 		this.usageRequests.set(email, request);
 		return request;
+	}
+
+	/**
+	 * Warns of a failed usage fetch once per failure streak: while the endpoint keeps failing,
+	 * the footer's refresh every minute would repeat it. A fetch that works ends the streak.
+	 */
+	private warnUsageFailure(email: string, error: unknown): void {
+		if (this.warnedUsageFailureEmails.has(email)) return;
+		this.warnedUsageFailureEmails.add(email);
+		const reason = normalizeUnknownError(error).replace(/\.$/, "");
+		const advice = this.usageFailureAdvice(email, reason);
+		this.warn(
+			`Multicodex: failed to fetch usage for ${email}: ${reason}.${advice ? ` ${advice}` : ""}`,
+		);
+	}
+
+	private usageFailureAdvice(email: string, reason: string): string | undefined {
+		const account = this.getAccount(email);
+		// Flagged or gone (pi's login expired): the token error already names the repair command.
+		if (!account || account.needsReauth) return undefined;
+		if (/\bHTTP 40[13]\b/.test(reason)) {
+			return `Its login was refused: run ${this.repairCommandFor(account)} to log in again.`;
+		}
+		return "The footer keeps the last numbers it has and tries again later.";
 	}
 
 	async refreshUsageForAllAccounts(options?: {

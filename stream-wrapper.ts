@@ -78,9 +78,33 @@ export interface StreamWrapperOptions {
 	maxRetries?: number;
 }
 
-function describeNoAccount(accountManager: AccountManager, now: number): string {
+/**
+ * The token failures of this request that the accounts' state does not show: a temporary
+ * refresh failure (timeout, network, server error) flags nothing, and pi's expired login leaves
+ * the list. Each message names the account and what to do; a flagged account is named with its
+ * repair command among those needing a login instead.
+ */
+function unflaggedTokenFailures(
+	accountManager: AccountManager,
+	tokenFailures: ReadonlyMap<string, string>,
+): string[] {
+	const messages: string[] = [];
+	for (const [email, message] of tokenFailures) {
+		if (accountManager.getAccount(email)?.needsReauth) continue;
+		const named = message.includes(email) ? message : `${email}: ${message}`;
+		messages.push(named.replace(/\.$/, ""));
+	}
+	return messages;
+}
+
+function describeNoAccount(
+	accountManager: AccountManager,
+	now: number,
+	tokenFailures: ReadonlyMap<string, string>,
+): string {
 	const accounts = accountManager.getAccounts();
-	if (accounts.length === 0) {
+	const failed = unflaggedTokenFailures(accountManager, tokenFailures);
+	if (accounts.length === 0 && failed.length === 0) {
 		return (
 			"No available Multicodex accounts: none is set up. Add one with /multicodex use <identifier> " +
 			"(it opens the OpenAI login), or log in to pi with /login openai-codex."
@@ -109,8 +133,13 @@ function describeNoAccount(accountManager: AccountManager, now: number): string 
 		const emails = withoutCodex.map((a) => a.email).join(", ");
 		parts.push(`${withoutCodex.length} cannot use Codex (plan without Codex): ${emails}`);
 	}
+	// Nothing but token failures (a network blip, say): their own messages say what to do, and
+	// "add another account" would send the user the wrong way.
+	if (parts.length === 0 && failed.length > 0) {
+		return `No available Multicodex accounts for this request: ${failed.join("; ")}.`;
+	}
 	if (parts.length === 0) parts.push("every account failed for this request");
-	return `No available Multicodex accounts: ${parts.join("; ")}. Add another account with /multicodex use <identifier>.`;
+	return `No available Multicodex accounts: ${[...parts, ...failed].join("; ")}. Add another account with /multicodex use <identifier>.`;
 }
 
 const QUOTA_KIND_TEXT: Record<QuotaKind, string> = {
@@ -127,10 +156,11 @@ function describeTriesUsedUp(
 	accountManager: AccountManager,
 	tries: number,
 	lastQuota: { email: string; kind: QuotaKind } | undefined,
+	tokenFailures: ReadonlyMap<string, string>,
 ): string {
 	const now = Date.now();
 	const usable = accountManager.getAccounts().some((a) => isAccountAvailable(a, now));
-	if (!usable || !lastQuota) return describeNoAccount(accountManager, now);
+	if (!usable || !lastQuota) return describeNoAccount(accountManager, now, tokenFailures);
 	return (
 		`${lastQuota.email} hit ${QUOTA_KIND_TEXT[lastQuota.kind]} and this request's ${tries} ` +
 		`${tries === 1 ? "try is" : "tries are"} used up; the next request uses another account ` +
@@ -316,6 +346,8 @@ export function createStreamWrapper(
 			const maxRetries =
 				wrapperOptions.maxRetries ?? accountManager.getRotationSettings().retryCount;
 			const excluded = new Set<string>();
+			/** Why each account excluded for its token failed (redacted), for the final message. */
+			const tokenFailures = new Map<string, string>();
 			let lastQuota: { email: string; kind: QuotaKind } | undefined;
 			const pushAborted = () => {
 				const aborted = createAssistantMessage(model, {
@@ -327,7 +359,9 @@ export function createStreamWrapper(
 			for (let attempt = 0; attempt <= maxRetries; attempt++) {
 				if (options?.signal?.aborted) return pushAborted();
 				const { account, isManual: usingManual } = await pickAccount(excluded);
-				if (!account) throw new Error(describeNoAccount(accountManager, Date.now()));
+				if (!account) {
+					throw new Error(describeNoAccount(accountManager, Date.now(), tokenFailures));
+				}
 
 				let token: string;
 				try {
@@ -338,6 +372,7 @@ export function createStreamWrapper(
 					accountManager.notifyRotationSkipForAuthFailure(account, error);
 					if (usingManual) accountManager.clearManualAccount();
 					excluded.add(account.email);
+					tokenFailures.set(account.email, accountManager.redact(normalizeUnknownError(error)));
 					if (attempt < maxRetries) continue;
 					throw error;
 				}
@@ -351,7 +386,9 @@ export function createStreamWrapper(
 				excluded.add(account.email);
 				lastQuota = { email: account.email, kind: result.quota.kind };
 			}
-			throw new Error(describeTriesUsedUp(accountManager, maxRetries + 1, lastQuota));
+			throw new Error(
+				describeTriesUsedUp(accountManager, maxRetries + 1, lastQuota, tokenFailures),
+			);
 		};
 
 		run()
