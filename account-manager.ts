@@ -25,7 +25,7 @@ const TOKEN_EXPIRY_MARGIN_MS = 5 * 60 * 1000;
 export const QUOTA_COOLDOWN_MS = 60 * 60 * 1000;
 const RATE_LIMIT_COOLDOWN_MS = 60 * 1000;
 /** How long a choice waits for usage when nothing at all is known yet. */
-const SELECTION_USAGE_WAIT_MS = 50;
+export const SELECTION_USAGE_WAIT_MS = 50;
 const MAX_USAGE_REQUESTS_IN_FLIGHT = 8;
 const USAGE_SAVE_DELAY_MS = 1000;
 
@@ -911,7 +911,8 @@ export class AccountManager {
 	 * Chooses the account for a request or a session. `sticky` keeps the session's current
 	 * account while it is usable (B6); without it the choice is made afresh (A3). A slow usage
 	 * endpoint never holds a request: stale usage is refreshed in the background, and only when
-	 * nothing at all is known does the choice wait, briefly, for the first answers (B5).
+	 * nothing is known of the accounts to choose from does the choice wait, briefly, for the first
+	 * answers (B5).
 	 */
 	async activateBestAccount(options?: ChoiceOptions): Promise<Account | undefined> {
 		// One look at the file for the whole choice (a second only after waiting for usage).
@@ -936,8 +937,7 @@ export class AccountManager {
 				return { selected };
 			}
 			const refresh = this.refreshUsageIfStale(accounts, { signal: options?.signal });
-			// Wait only when nothing at all is known.
-			if (accounts.some((a) => this.state.usageCache.has(a.email))) {
+			if (this.knowsUsageOfACandidate(accounts, choice)) {
 				return { selected: this.chooseAndActivate(options) };
 			}
 			return { refresh };
@@ -952,6 +952,22 @@ export class AccountManager {
 		]);
 		clearTimeout(timer);
 		return this.withOneDiskCheck(() => this.chooseAndActivate(options));
+	}
+
+	/**
+	 * Whether usage is known of an account this choice is among (usable, not excluded). The usage
+	 * of the others, e.g. the one a 429 answer just excluded, does not help to choose.
+	 */
+	private knowsUsageOfACandidate(
+		accounts: Account[],
+		choice: { now: number; excludeEmails?: Set<string> },
+	): boolean {
+		return accounts.some(
+			(a) =>
+				isAccountAvailable(a, choice.now) &&
+				!choice.excludeEmails?.has(a.email) &&
+				this.state.usageCache.has(a.email),
+		);
 	}
 
 	/** The choice itself (A3 with B6's policy) on the data in memory; activates the result. */

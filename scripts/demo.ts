@@ -3,6 +3,7 @@
 // extension in a temporary agent dir, and says in plain words what happened and why.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { SELECTION_USAGE_WAIT_MS } from "../account-manager.ts";
 import { writeManagedAccounts } from "../test/support/accounts-file.ts";
 import {
 	cleanupTempDirs,
@@ -12,7 +13,7 @@ import {
 	runPi,
 	writeSettingsJson,
 } from "../test/support/pi-runner.ts";
-import { startSimBackend } from "../test/support/sim-backend.ts";
+import { type SimBackend, startSimBackend, USAGE_PATH } from "../test/support/sim-backend.ts";
 
 const EXTENSION = resolve(import.meta.dirname, "..", "index.ts");
 const ACCOUNTS = ["alice@demo.test", "bob@demo.test", "carol@demo.test"];
@@ -20,6 +21,51 @@ const [TIRED, ...OTHERS] = ACCOUNTS as [string, ...string[]];
 
 function minutesUntil(ms: number): number {
 	return Math.round((ms - Date.now()) / 60_000);
+}
+
+/** What the rotation policy compares: the larger used % of the two windows. */
+function maxUsedPercent(sim: SimBackend, email: string): number {
+	const usage = sim.account(email).usage;
+	return Math.max(usage.primaryUsedPercent, usage.secondaryUsedPercent);
+}
+
+/** When the backend answered a usage request for `email` (ms), if it did. */
+function usageAnsweredAt(sim: SimBackend, email: string): number | undefined {
+	return sim.state.requests.find(
+		(r) => r.path === USAGE_PATH && r.email === email && r.status === 200,
+	)?.at;
+}
+
+/**
+ * Why the retry went to `answered`, from what the backend saw: the usage answers it sent for
+ * the rest before the retry arrived. Multicodex chooses by usage when it knows it, else at
+ * random, and waits at most SELECTION_USAGE_WAIT_MS for it, so a usage answer may come just
+ * after the choice; when the pick is not the lowest of them, that is what happened.
+ */
+function explainRetryChoice(sim: SimBackend, answered: string): string {
+	const retryAt = sim.responsesFor(answered)[0]?.at ?? Number.POSITIVE_INFINITY;
+	const reported = OTHERS.filter((email) => (usageAnsweredAt(sim, email) ?? retryAt) < retryAt);
+	const random = "a random pick among the rest, since no usage of theirs was known when it chose";
+	if (reported.length === 0) return random;
+	const lowest = reported.reduce((best, email) =>
+		maxUsedPercent(sim, email) < maxUsedPercent(sim, best) ? email : best,
+	);
+	if (answered !== lowest) {
+		return (
+			`${random} (it came just after: a choice waits at most ${SELECTION_USAGE_WAIT_MS} ms ` +
+			`for usage answers, or ${lowest} would have been picked)`
+		);
+	}
+	const figures = reported.map((email) => `${email} ${maxUsedPercent(sim, email)} % used`);
+	const lead = retryAt - Math.max(...reported.map((email) => usageAnsweredAt(sim, email) ?? 0));
+	const which =
+		reported.length === OTHERS.length
+			? "the lowest usage of the rest"
+			: "the only one of the rest whose usage was known";
+	return (
+		`${which} (${figures.join(", ")}), which the backend had reported ${lead} ms before the ` +
+		"retry: the rotation policy picks the lowest usage it knows"
+	);
 }
 
 async function demoOnLine(line: (typeof PI_LINES)[number]): Promise<boolean> {
@@ -73,10 +119,9 @@ async function demoOnLine(line: (typeof PI_LINES)[number]): Promise<boolean> {
 					"(saved in codex-accounts.json, so other pi windows skip it too).",
 			);
 		}
+		const why = answered ? explainRetryChoice(sim, answered) : "no other account answered";
 		console.log(
-			`  3. It retried at once on ${answered ?? "another account"}, the rotation policy's pick among the rest ` +
-				"(the lowest usage known at that moment: a first run waits at most 50 ms for usage answers), " +
-				"and that answer is what you see.",
+			`  3. It retried at once on ${answered ?? "another account"}: ${why}. That answer is what you see.`,
 		);
 		return result.code === 0 && Boolean(answered) && tiredRequests.length === 1;
 	} finally {
