@@ -89,12 +89,16 @@ export class EventRelay implements AsyncIterable<AssistantMessageEvent> {
 	}
 
 	[Symbol.asyncIterator](): AsyncIterator<AssistantMessageEvent> {
-		return { next: () => this.next() };
+		// Once handed over without a transform, each event costs one call into the source.
+		return {
+			next: () =>
+				this.passThrough !== undefined && this.queue.length === 0
+					? this.passThrough.next()
+					: this.next(),
+		};
 	}
 
 	private next(): Promise<IteratorResult<AssistantMessageEvent>> {
-		// Once handed over without a transform, each event is one call into the source.
-		if (this.passThrough && this.queue.length === 0) return this.passThrough.next();
 		const queued = this.queue.shift();
 		if (queued) return Promise.resolve({ value: queued, done: false });
 		if (this.source) return this.pull();

@@ -272,12 +272,14 @@ export function createStreamWrapper(
 						throw new Error(ROTATE_MESSAGE);
 					}
 				},
-				onProviderStreamEvent: async (event, eventModel) => {
+				// Called (and awaited) for every event of the answer: synchronous, so a text delta
+				// costs two type checks and no extra promise.
+				onProviderStreamEvent: (event, eventModel) => {
 					const now = Date.now();
 					const usage = parseCodexRateLimitsEvent(event, now);
 					if (usage) accountManager.recordUsage(account.email, usage);
 					state.quota ??= classifyQuotaEvent(event, now);
-					await callerOptions?.onProviderStreamEvent?.(event, eventModel);
+					return callerOptions?.onProviderStreamEvent?.(event, eventModel);
 				},
 			};
 			const inner = baseProvider.streamSimple(
