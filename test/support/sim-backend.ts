@@ -271,12 +271,21 @@ function accountBlock(
 }
 
 /** The Codex event sequence for one text answer (same objects for SSE and WS). */
-function answerEvents(text: string, model: string, inputTokens: number): Record<string, unknown>[] {
+/**
+ * The Responses API events of one text answer, its words in `deltaCount` deltas (exported for
+ * the streaming benchmark, which feeds them to pi-ai's own Codex provider).
+ */
+export function answerEvents(
+	text: string,
+	model: string,
+	inputTokens: number,
+	deltaCount = 3,
+): Record<string, unknown>[] {
 	const responseId = `resp_sim_${rand()}`;
 	const itemId = `msg_sim_${rand()}`;
 	const createdAt = nowSec();
 	const words = text.split(/(?<= )/);
-	const chunkSize = Math.max(1, Math.ceil(words.length / 3));
+	const chunkSize = Math.max(1, Math.ceil(words.length / deltaCount));
 	const deltas: string[] = [];
 	for (let i = 0; i < words.length; i += chunkSize)
 		deltas.push(words.slice(i, i + chunkSize).join(""));
