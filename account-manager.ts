@@ -373,10 +373,12 @@ export class AccountManager {
 	notifyRotationSkipForAuthFailure(account: Account, error: unknown): void {
 		if (this.warnedAuthFailureEmails.has(account.email)) return;
 		this.warnedAuthFailureEmails.add(account.email);
-		this.warn(
-			`Multicodex skipped ${account.email} during rotation: ${normalizeUnknownError(error)}. ` +
-				`Run ${this.repairCommandFor(account)} to repair it.`,
-		);
+		const reason = normalizeUnknownError(error).replace(/\.$/, "");
+		// Token errors say what to do themselves (a temporary failure: try again first).
+		const advice = /\/(multicodex|login)\b/.test(reason)
+			? ""
+			: ` Run ${this.repairCommandFor(account)} to repair it.`;
+		this.warn(`Multicodex skipped ${account.email} during rotation: ${reason}.${advice}`);
 	}
 
 	// -- reading state ----------------------------------------------------------

@@ -158,6 +158,12 @@ describe("a request whose accounts all failed to get a token", () => {
 		expect(text).not.toContain("Add another account");
 		// Temporary: the account is not flagged, the next request can use it.
 		expect(manager.getAccount("a@x.com")?.needsReauth).toBeUndefined();
+		// The skip warning passes the error's own advice on, once, without a second repair hint.
+		const skipped = warnings.filter((w) => w.includes("skipped a@x.com during rotation"));
+		expect(skipped).toHaveLength(1);
+		expect(skipped[0]).toContain("try again in a moment");
+		expect(skipped[0]).not.toContain("..");
+		expect(skipped[0]).not.toContain("to repair it");
 		expectNoTokens([...errors, ...warnings], ["a@x.com"]);
 	});
 
