@@ -97,6 +97,18 @@ function unflaggedTokenFailures(
 	return messages;
 }
 
+/** `every account is`, `1 of 3 accounts is`, `2 of 3 accounts are`. */
+function describeExhaustedCount(exhausted: number, total: number): string {
+	if (exhausted === total) return "every account is";
+	return `${exhausted} of ${total} accounts ${exhausted === 1 ? "is" : "are"}`;
+}
+
+/**
+ * An expected end of a request: no account is left to try, or its tries are used up. Its
+ * message stands as it is; only unexpected failures start with `Multicodex failed:` (A5).
+ */
+class NoAccountLeftError extends Error {}
+
 function describeNoAccount(
 	accountManager: AccountManager,
 	now: number,
@@ -121,13 +133,14 @@ function describeNoAccount(
 	if (exhaustedCount > 0 && cooling) {
 		const at = new Date(cooling.until).toISOString().replace(/\.\d+Z$/, "Z");
 		parts.push(
-			`${exhaustedCount === accounts.length ? "every account" : `${exhaustedCount} of ${accounts.length} accounts`} ` +
-				`is out of quota; the first back is ${cooling.email}, ${formatResetAt(cooling.until, now)} (${at})`,
+			`${describeExhaustedCount(exhaustedCount, accounts.length)} out of quota; ` +
+				`the first back is ${cooling.email}, ${formatResetAt(cooling.until, now)} (${at})`,
 		);
 	}
 	if (needsReauth.length > 0) {
 		const hints = needsReauth.map((a) => `${a.email} (${accountManager.repairCommandFor(a)})`);
-		parts.push(`${needsReauth.length} need re-authentication: ${hints.join(", ")}`);
+		const verb = needsReauth.length === 1 ? "needs" : "need";
+		parts.push(`${needsReauth.length} ${verb} re-authentication: ${hints.join(", ")}`);
 	}
 	if (withoutCodex.length > 0) {
 		const emails = withoutCodex.map((a) => a.email).join(", ");
@@ -362,7 +375,9 @@ export function createStreamWrapper(
 				if (options?.signal?.aborted) return pushAborted();
 				const { account, isManual: usingManual } = await pickAccount(excluded);
 				if (!account) {
-					throw new Error(describeNoAccount(accountManager, Date.now(), tokenFailures));
+					throw new NoAccountLeftError(
+						describeNoAccount(accountManager, Date.now(), tokenFailures),
+					);
 				}
 
 				let token: string;
@@ -388,7 +403,7 @@ export function createStreamWrapper(
 				excluded.add(account.email);
 				lastQuota = { email: account.email, kind: result.quota.kind };
 			}
-			throw new Error(
+			throw new NoAccountLeftError(
 				describeTriesUsedUp(accountManager, maxRetries + 1, lastQuota, tokenFailures),
 			);
 		};
@@ -396,10 +411,12 @@ export function createStreamWrapper(
 		run()
 			.catch((error: unknown) => {
 				const message = accountManager.redact(normalizeUnknownError(error));
+				const text =
+					error instanceof NoAccountLeftError ? message : `Multicodex failed: ${message}`;
 				push({
 					type: "error",
 					reason: "error",
-					error: createErrorAssistantMessage(model, `Multicodex failed: ${message}`),
+					error: createErrorAssistantMessage(model, text),
 				});
 			})
 			.finally(() => relay.end());

@@ -150,7 +150,7 @@ describe("a request whose accounts all failed to get a token", () => {
 		expect(calls).toEqual([]);
 		expect(errors).toHaveLength(1);
 		const text = errors[0] as string;
-		expect(text).toMatch(/^Multicodex failed: No available Multicodex accounts/);
+		expect(text).toMatch(/^No available Multicodex accounts/);
 		expect(text).toContain("a@x.com");
 		expect(text).toContain("ECONNRESET");
 		expect(text).toContain("try again in a moment");

@@ -456,7 +456,10 @@ describe("createStreamWrapper", () => {
 		expect(errors).toHaveLength(1);
 		expect(events).toHaveLength(1);
 		const text = errors[0]!;
-		expect(text.startsWith("Multicodex failed: No available Multicodex accounts")).toBe(true);
+		// An expected condition, not a crash: no `Multicodex failed:` prefix (A5).
+		expect(text.startsWith("No available Multicodex accounts: every account is out of quota")).toBe(
+			true,
+		);
 		// b's 5 h window resets first (in 2 h).
 		const earliest = manager.getEarliestCooldownEnd();
 		expect(earliest?.email).toBe("b@x.com");
@@ -483,7 +486,7 @@ describe("createStreamWrapper", () => {
 			.toISOString()
 			.replace(/\.\d+Z$/, "Z");
 		expect(errors[0]).toBe(
-			"Multicodex failed: No available Multicodex accounts: 1 of 3 accounts is out of quota; " +
+			"No available Multicodex accounts: 1 of 3 accounts is out of quota; " +
 				`the first back is b@x.com, in 2h (${at}); 2 cannot use Codex (plan without Codex): ` +
 				"a@x.com, c@x.com. Add another account with /multicodex use <identifier>.",
 		);
@@ -509,6 +512,50 @@ describe("createStreamWrapper", () => {
 		expect(textOf(next)).toBe("Answered by b@x.com");
 	});
 
+	it("agrees the verb with the number of exhausted accounts", async () => {
+		scriptByEmail.set("a@x.com", scripts.error(QUOTA_MESSAGE));
+		scriptByEmail.set("b@x.com", scripts.error(QUOTA_MESSAGE));
+		scriptByEmail.set(
+			"c@x.com",
+			scripts.error("Codex error: 429 usage_not_included: Codex is not included in your plan"),
+		);
+
+		const errors = errorsOf(await request(createManager()));
+
+		expect(errors).toHaveLength(1);
+		expect(errors[0]).toMatch(
+			/^No available Multicodex accounts: 2 of 3 accounts are out of quota; the first back is b@x\.com/,
+		);
+		expect(errors[0]).toContain("; 1 cannot use Codex (plan without Codex): c@x.com.");
+	});
+
+	it("agrees the verb with one account needing a login", async () => {
+		writeStorage([
+			account("a@x.com", { needsReauth: true }),
+			account("b@x.com", { codexNotIncluded: true }),
+		]);
+
+		const errors = errorsOf(await request(createManager()));
+
+		expect(errors).toEqual([
+			"No available Multicodex accounts: 1 needs re-authentication: a@x.com (/multicodex reauth a@x.com); " +
+				"1 cannot use Codex (plan without Codex): b@x.com. Add another account with /multicodex use <identifier>.",
+		]);
+	});
+
+	it("keeps the `Multicodex failed:` prefix for an unexpected failure", async () => {
+		const broken = {
+			streamSimple: (): AssistantMessageEventStream => {
+				throw new Error("inner provider broke");
+			},
+		};
+		const wrapper = createStreamWrapper(createManager(), broken);
+
+		const events = await collect(wrapper(CALLER_MODEL, CONTEXT, { apiKey: "placeholder" }));
+
+		expect(errorsOf(events)).toEqual(["Multicodex failed: inner provider broke"]);
+	});
+
 	it("says so when every account's plan has no Codex", async () => {
 		writeStorage(EMAILS.map((email) => account(email, { codexNotIncluded: true })));
 		const manager = createManager();
@@ -517,7 +564,7 @@ describe("createStreamWrapper", () => {
 
 		expect(calls).toEqual([]);
 		expect(errorsOf(events)).toEqual([
-			"Multicodex failed: No available Multicodex accounts: 3 cannot use Codex (plan without " +
+			"No available Multicodex accounts: 3 cannot use Codex (plan without " +
 				"Codex): a@x.com, b@x.com, c@x.com. Add another account with /multicodex use <identifier>.",
 		]);
 	});
@@ -532,7 +579,7 @@ describe("createStreamWrapper", () => {
 		expect(callEmails()).toEqual(["a@x.com"]);
 		const errors = errorsOf(events);
 		expect(errors).toHaveLength(1);
-		expect(errors[0]).toMatch(/a@x\.com hit its usage limit and this request's 1 try is used up/);
+		expect(errors[0]).toMatch(/^a@x\.com hit its usage limit and this request's 1 try is used up/);
 		await afterSave();
 		expect(storedAccount("a@x.com")?.quotaExhaustedUntil ?? 0).toBeGreaterThan(Date.now());
 		// The next request goes to another account at once.
@@ -595,7 +642,7 @@ describe("createStreamWrapper", () => {
 		expect(calls).toHaveLength(0);
 		const errors = errorsOf(events);
 		expect(errors).toHaveLength(1);
-		expect(errors[0]).toMatch(/^Multicodex failed: /);
+		expect(errors[0]).toMatch(/^No available Multicodex accounts: /);
 		expectNoTokens(errors);
 		expectNoTokens(warnings);
 	});
