@@ -6,14 +6,16 @@ import type { ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import {
 	DEFAULT_FOOTER_PREFERENCES,
+	FileChangeWatch,
 	FOOTER_PREFERENCE_KEYS,
 	type FooterPreferences,
 	loadFooterPreferences,
+	loadFooterPreferencesSync,
 	type PercentDisplayMode,
 	type ResetWindowMode,
 	saveFooterPreferences,
 } from "./footer-settings.ts";
-import { normalizeUnknownError } from "./provider-utils.ts";
+import { getAgentSettingsPath, normalizeUnknownError } from "./provider-utils.ts";
 import type { CodexUsageSnapshot } from "./usage.ts";
 
 export const STATUS_KEY = "multicodex-usage";
@@ -122,6 +124,27 @@ function formatSegment(
 	return theme.fg(severityColor(display, preferences.usageMode), text);
 }
 
+/** The longest identifier the footer shows whole; longer ones lose their middle. */
+export const FOOTER_IDENTIFIER_MAX = 32;
+const ELLIPSIS = "…";
+
+/**
+ * The identifier as the footer shows it: whole up to `max` characters, else its start, `…` and
+ * its end, so the quota stays in view at 80 columns. The end keeps the whole `@domain` when that
+ * is short, else the domain's end (`firstname.middle…ame.example.com`). Only the footer shortens.
+ */
+export function shortenIdentifier(identifier: string, max = FOOTER_IDENTIFIER_MAX): string {
+	const chars = Array.from(identifier);
+	if (chars.length <= max) return identifier;
+	const budget = max - 1;
+	const at = chars.lastIndexOf("@");
+	const domainLength = at < 0 ? 0 : chars.length - at;
+	const half = Math.floor(budget / 2);
+	const tailLength = domainLength > 0 && domainLength <= half ? domainLength : half;
+	const headLength = budget - tailLength;
+	return `${chars.slice(0, headLength).join("")}${ELLIPSIS}${chars.slice(-tailLength).join("")}`;
+}
+
 export function formatActiveAccountStatus(
 	source: ThemeSource,
 	accountEmail: string,
@@ -131,7 +154,9 @@ export function formatActiveAccountStatus(
 ): string {
 	const theme = themeOf(source);
 	const brand = theme.fg("muted", "Codex");
-	const account = preferences.showAccount ? theme.fg("text", accountEmail) : undefined;
+	const account = preferences.showAccount
+		? theme.fg("text", shortenIdentifier(accountEmail))
+		: undefined;
 	if (!usage) {
 		return [brand, account, theme.fg("muted", "loading...")].filter(Boolean).join(" ");
 	}
@@ -172,6 +197,8 @@ export function createUsageStatusController(accountManager: AccountManager) {
 	let queuedRefresh = false;
 	let preferences: FooterPreferences = DEFAULT_FOOTER_PREFERENCES;
 	let previewPreferences: FooterPreferences | undefined;
+	/** settings.json as last read: another pi window's change is picked up before rendering. */
+	const settingsFile = new FileChangeWatch(getAgentSettingsPath);
 
 	/** Any ctx call may throw once pi replaced the session: then we simply let go of it. */
 	function withContext(
@@ -186,8 +213,30 @@ export function createUsageStatusController(accountManager: AccountManager) {
 		}
 	}
 
+	/**
+	 * Re-reads the preferences when settings.json changed on disk since they were read (one
+	 * `stat` otherwise), so a change saved in another pi window shows without a restart.
+	 */
+	function reloadPreferencesIfChanged(): void {
+		if (!settingsFile.hasChanged()) return;
+		settingsFile.markRead();
+		try {
+			preferences = loadFooterPreferencesSync();
+		} catch (error) {
+			// Kept as they were; said once per change of the file.
+			accountManager.warn(
+				`Multicodex: footer settings not reloaded: ${normalizeUnknownError(error)}`,
+			);
+		}
+	}
+
+	function savedPreferences(): FooterPreferences {
+		reloadPreferencesIfChanged();
+		return preferences;
+	}
+
 	function currentPreferences(): FooterPreferences {
-		return previewPreferences ?? preferences;
+		return previewPreferences ?? savedPreferences();
 	}
 
 	function getStatusText(ctx: ExtensionContext, override?: FooterPreferences): string | undefined {
@@ -281,6 +330,7 @@ export function createUsageStatusController(accountManager: AccountManager) {
 	}
 
 	async function loadPreferences(ctx?: ExtensionContext): Promise<void> {
+		settingsFile.markRead();
 		try {
 			preferences = await loadFooterPreferences();
 		} catch (error) {
@@ -335,6 +385,6 @@ export function createUsageStatusController(accountManager: AccountManager) {
 		savePreferences,
 		formatPreview,
 		getStatusText,
-		getPreferences: () => preferences,
+		getPreferences: savedPreferences,
 	};
 }

@@ -1,7 +1,7 @@
 // SPEC A7/B9: the footer controller with a fake ctx and account manager: shown only for Codex
 // models with a UI, refreshes that never overlap (at most one queued), a stale ctx let go, the
 // draft preview of the settings panel, and a save that fails leaving the old preferences.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -187,6 +187,52 @@ describe("the footer", () => {
 		).toThrow(/damaged/);
 		expect(controller.getPreferences()).toEqual(DEFAULT_FOOTER_PREFERENCES);
 		expect(readFileSync(join(agentDir, "settings.json"), "utf8")).toBe("{ damaged");
+	});
+
+	it("picks up preferences another pi window saved, before rendering", async () => {
+		const path = join(agentDir, "settings.json");
+		writeFileSync(path, JSON.stringify({ "pi-multicodex": { usageMode: "left" } }));
+		const controller = createUsageStatusController(manager);
+		const { ctx, statuses } = fakeCtx();
+		usage = USAGE;
+		await controller.loadPreferences(ctx);
+		controller.renderCachedStatus(ctx);
+		expect(statuses.at(-1)).toBe("Codex · a@x.com · 5h:90% left · 7d:80% left");
+
+		// Another pi saves as we do: a new file renamed into place.
+		writeFileSync(`${path}.tmp`, JSON.stringify({ "pi-multicodex": { usageMode: "used" } }));
+		renameSync(`${path}.tmp`, path);
+		controller.renderCachedStatus(ctx);
+		expect(statuses.at(-1)).toBe("Codex · a@x.com · 5h:10% used · 7d:20% used");
+
+		// An editor writes in place.
+		writeFileSync(
+			path,
+			JSON.stringify({ "pi-multicodex": { usageMode: "used", showAccount: false } }),
+		);
+		controller.scheduleModelSelectRefresh(ctx);
+		expect(statuses.at(-1)).toBe("Codex · 5h:10% used · 7d:20% used");
+		controller.stopAutoRefresh();
+		expect(controller.getPreferences().showAccount).toBe(false);
+	});
+
+	it("keeps the preferences and warns once when another window left settings.json damaged", async () => {
+		const path = join(agentDir, "settings.json");
+		writeFileSync(path, JSON.stringify({ "pi-multicodex": { usageMode: "used" } }));
+		const controller = createUsageStatusController(manager);
+		const { ctx, statuses } = fakeCtx();
+		usage = USAGE;
+		await controller.loadPreferences(ctx);
+
+		writeFileSync(path, "{ damaged");
+		controller.renderCachedStatus(ctx);
+		controller.renderCachedStatus(ctx);
+
+		expect(statuses.at(-1)).toBe("Codex · a@x.com · 5h:10% used · 7d:20% used");
+		expect(manager.warn).toHaveBeenCalledTimes(1);
+		expect(manager.warn).toHaveBeenCalledWith(
+			expect.stringContaining("footer settings not reloaded"),
+		);
 	});
 
 	it("says a damaged settings.json was not loaded: a notification with a UI, stderr without", async () => {

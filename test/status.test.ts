@@ -2,11 +2,13 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FOOTER_PREFERENCES, type FooterPreferences } from "../footer-settings.ts";
 import {
+	FOOTER_IDENTIFIER_MAX,
 	type FooterTheme,
 	formatActiveAccountStatus,
 	formatNoActiveAccount,
 	formatResetCountdown,
 	isManagedModel,
+	shortenIdentifier,
 } from "../status.ts";
 import type { CodexUsageSnapshot } from "../usage.ts";
 
@@ -178,6 +180,24 @@ describe("formatActiveAccountStatus", () => {
 		expect(strip(loading({ showAccount: false }))).toBe("Codex loading...");
 	});
 
+	it("shortens a long identifier in its middle so the quota fits in 80 columns", () => {
+		const long = "firstname.middlename.lastname@very-long-company-name.example.com";
+		const text = strip(formatActiveAccountStatus(theme, long, USAGE, prefs(), NOW));
+		expect(text).toBe(
+			"Codex · firstname.middle…ame.example.com · 5h:90% left · 7d:80% left (↺2d23h)",
+		);
+		expect(text.length).toBeLessThanOrEqual(80);
+		const loading = strip(formatActiveAccountStatus(theme, long, undefined, prefs(), NOW));
+		expect(loading).toBe("Codex firstname.middle…ame.example.com loading...");
+	});
+
+	it("shows the identifier whole up to its limit", () => {
+		const exact = `${"x".repeat(FOOTER_IDENTIFIER_MAX - 6)}@x.com`;
+		expect(strip(formatActiveAccountStatus(theme, exact, USAGE, prefs(), NOW))).toContain(
+			`· ${exact} ·`,
+		);
+	});
+
 	it("shows a warning when there is no active account", () => {
 		expect(formatNoActiveAccount(theme)).toBe("<warning>Multicodex no active account</warning>");
 	});
@@ -199,6 +219,34 @@ describe("formatResetCountdown", () => {
 
 	it("returns undefined without a reset", () => {
 		expect(formatResetCountdown(undefined, NOW)).toBeUndefined();
+	});
+});
+
+describe("shortenIdentifier", () => {
+	it.each([
+		["a@x.com", "a@x.com"],
+		// A short domain is kept whole; the local part loses its middle.
+		["averyveryverylonglocalpartname1234567@x.com", "averyveryverylonglocalpar…@x.com"],
+		// A long domain keeps its end.
+		[
+			"firstname.middlename.lastname@very-long-company-name.example.com",
+			"firstname.middle…ame.example.com",
+		],
+		// Not an e-mail address: start and end.
+		["my-very-long-account-name-for-the-work-stuff", "my-very-long-acc…-the-work-stuff"],
+	])("%s → %s", (identifier, shown) => {
+		expect(shortenIdentifier(identifier)).toBe(shown);
+		expect(Array.from(shortenIdentifier(identifier)).length).toBeLessThanOrEqual(
+			FOOTER_IDENTIFIER_MAX,
+		);
+	});
+
+	it("counts characters, not UTF-16 units", () => {
+		const emoji = `${"😀".repeat(40)}@x.com`;
+		const shown = shortenIdentifier(emoji);
+		expect(Array.from(shown)).toHaveLength(FOOTER_IDENTIFIER_MAX);
+		expect(shown.endsWith("…@x.com")).toBe(true);
+		expect(shown).not.toContain("\uFFFD");
 	});
 });
 
