@@ -51,7 +51,8 @@ export interface SelectKeys {
 /** Accounts shown at once; each takes two lines. */
 export const VISIBLE_ACCOUNTS = 6;
 const BAR_WIDTH = 10;
-const PERCENT_WIDTH = "100% left".length;
+/** The widest percentage (`100% left`) and two spaces before the countdown. */
+const PERCENT_WIDTH = "100% left".length + 1;
 const KEY_HINTS: [string, string][] = [
 	["enter", "use"],
 	["u", "refresh"],
@@ -100,7 +101,7 @@ function formatWindow(
 	return parts.join(" ");
 }
 
-/** `5h ▕█████████░▏ 90% left  ↺58m      7d ▕████████░░▏ 80% left  ↺2d23h` */
+/** `5h ▕█████████░▏ 90% left   ↺58m      7d ▕██████████▏ 100% used  ↺2d23h` */
 export function formatUsageBars(
 	theme: PanelTheme,
 	usage: CodexUsageSnapshot | undefined,

@@ -9,7 +9,7 @@ import type {
 	KeybindingsManager,
 	Theme,
 } from "@mariozechner/pi-coding-agent";
-import type { Component, TUI } from "@mariozechner/pi-tui";
+import type { Component, SettingsListTheme, TUI } from "@mariozechner/pi-tui";
 import type { AccountManager } from "./account-manager.ts";
 import type { UsageStatusController } from "./status.ts";
 
@@ -34,6 +34,27 @@ export function report(ctx: ExtensionContext, message: string, level: ReportLeve
 		return;
 	}
 	process.stderr.write(`${message}\n`);
+}
+
+/**
+ * Makes a print or json run (`pi -p`, no UI) exit with status 1, so a script can tell that a
+ * subcommand failed (B12). Both pi lines end those runs by returning from `main`, set
+ * `process.exitCode` only for a failed prompt and never back to 0, and call no `process.exit()`
+ * after (checked in 0.73.1 and 1.3.0), so the code set here stands. With a UI (TUI, RPC) this
+ * does nothing: pi keeps running, and its exit status is not the command's.
+ */
+export function failInScripts(ctx: ExtensionContext): void {
+	if (!ctx.hasUI) process.exitCode = 1;
+}
+
+/** report() for a subcommand that failed: in print and json mode the run also exits with 1. */
+export function reportFailure(
+	ctx: ExtensionContext,
+	message: string,
+	level: Exclude<ReportLevel, "info"> = "warning",
+): void {
+	report(ctx, message, level);
+	failInScripts(ctx);
 }
 
 export type CustomComponentFactory<T> = (
@@ -83,4 +104,12 @@ export async function showCustom<T>(
 		return factory(tui, theme, keybindings, done);
 	});
 	return built ? { shown: true, result } : { shown: false };
+}
+
+/**
+ * pi's settings-list theme with the list's key hint saying "Esc to close" instead of "Esc to
+ * cancel": our settings panels save every change at once (B9), so Esc has nothing to cancel.
+ */
+export function closingSettingsListTheme(theme: SettingsListTheme): SettingsListTheme {
+	return { ...theme, hint: (text) => theme.hint(text.replace("Esc to cancel", "Esc to close")) };
 }

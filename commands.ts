@@ -37,7 +37,7 @@ export const MENU_ENTRIES: readonly [Subcommand, string][] = [
 	["rotation", "how the next account is chosen"],
 	["verify", "health checks"],
 	["path", "where the accounts and settings are stored"],
-	["reset", "clear the manual pin or quota cooldowns"],
+	["reset", "clear the manual pin, quota cooldowns or no-codex flags"],
 	["help", "command usage"],
 ];
 
@@ -144,14 +144,13 @@ async function handleCommand(
 	deps: CommandDeps,
 ): Promise<void> {
 	const { subcommand, rest } = parseCommandArgs(args);
-	const { hasCustomUi, report } = await import("./command-output.ts");
+	const { failInScripts, hasCustomUi, reportFailure } = await import("./command-output.ts");
 	if (!subcommand) {
 		// RPC clients get the line of print mode (A8), not the menu as a select request.
 		if (!hasCustomUi(ctx)) {
-			report(
+			reportFailure(
 				ctx,
 				"/multicodex requires a subcommand in non-interactive mode. Use /multicodex help.",
-				"warning",
 			);
 			return;
 		}
@@ -161,11 +160,26 @@ async function handleCommand(
 	}
 	if (!isSubcommand(subcommand)) {
 		const typed = args.trim().split(/\s/, 1)[0];
-		report(ctx, `Unknown subcommand: ${typed}`, "warning");
+		reportFailure(ctx, `Unknown subcommand: ${typed}`);
 		await runSubcommand("help", "", ctx, deps);
 		return;
 	}
+	// account-commands.ts says `Unknown account: <id>`; a script must see that it failed (B12).
+	if (await namesUnknownAccount(subcommand, rest, deps.accountManager)) failInScripts(ctx);
 	await runSubcommand(subcommand, rest, ctx, deps);
+}
+
+/** `refresh <id>` or `reauth <id>` with an identifier no stored account has (A8). */
+async function namesUnknownAccount(
+	subcommand: Subcommand,
+	argument: string,
+	accountManager: AccountManager,
+): Promise<boolean> {
+	const namesAccount =
+		(subcommand === "refresh" && argument.toLowerCase() !== "all") || subcommand === "reauth";
+	if (!namesAccount || !argument) return false;
+	const { findAccount } = await import("./account-commands.ts");
+	return findAccount(accountManager, argument) === undefined;
 }
 
 export function registerCommands(
@@ -187,7 +201,7 @@ export function registerCommands(
 			} catch (error) {
 				const message = `Multicodex: ${accountManager.redact(normalizeUnknownError(error))}`;
 				try {
-					(await import("./command-output.ts")).report(ctx, message, "error");
+					(await import("./command-output.ts")).reportFailure(ctx, message, "error");
 				} catch {
 					// The session was replaced while the command ran: its ctx is gone, stderr is not.
 					process.stderr.write(`${message}\n`);

@@ -8,6 +8,7 @@ import { Container, matchesKey, type SettingItem, SettingsList, Text } from "@ma
 import {
 	type CommandDeps,
 	type CustomComponentFactory,
+	closingSettingsListTheme,
 	report,
 	showCustom,
 } from "./command-output.ts";
@@ -72,7 +73,7 @@ async function showSettingsPanel(ctx: ExtensionCommandContext, deps: CommandDeps
 		const list = new SettingsList(
 			settingItems(draft),
 			FOOTER_SETTINGS.length,
-			getSettingsListTheme(),
+			closingSettingsListTheme(getSettingsListTheme()),
 			(id, value) => {
 				draft = applyChange(ctx, deps, draft, id, value);
 				for (const setting of FOOTER_SETTINGS) {

@@ -4,7 +4,7 @@
 import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import { getTokenIdentity } from "./auth.ts";
-import { type CommandDeps, report } from "./command-output.ts";
+import { type CommandDeps, report, reportFailure } from "./command-output.ts";
 import { type CodexCredentials, loginCodex } from "./pi-adapter.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { Account } from "./storage.ts";
@@ -53,6 +53,13 @@ export function findSameLoginElsewhere(
 	);
 }
 
+/** The user closed the question for the code (Esc): their choice, not a failure. */
+class LoginCancelledError extends Error {
+	constructor() {
+		super("login cancelled");
+	}
+}
+
 /**
  * pi asks for the code or redirect URL while its callback server waits. With a UI that is an
  * input dialog (dismissed through `signal` when the browser callback won); without one nobody
@@ -66,7 +73,7 @@ async function askForCode(
 	if (!ctx.hasUI) return waitForAbortOrTimeout(signal);
 	const value = await ctx.ui.input(CODE_PROMPT_TITLE, placeholder, { signal });
 	if (signal?.aborted) throw new Error("the browser finished the login");
-	if (!value?.trim()) throw new Error("login cancelled");
+	if (!value?.trim()) throw new LoginCancelledError();
 	return value.trim();
 }
 
@@ -136,7 +143,9 @@ export async function loginAccount(
 	try {
 		creds = await runCodexLogin(ctx, deps.pi);
 	} catch (error) {
-		report(ctx, `Login failed: ${describeError(accountManager, error)}`, "error");
+		// pi's OAuth passes the question's error on as it is.
+		if (error instanceof LoginCancelledError) report(ctx, "Login cancelled.");
+		else reportFailure(ctx, `Login failed: ${describeError(accountManager, error)}`, "error");
 		return undefined;
 	}
 	const other = findSameLoginElsewhere(
@@ -145,7 +154,7 @@ export async function loginAccount(
 		creds.access,
 	);
 	if (other) {
-		report(ctx, sameLoginMessage(identifier, other.email), "error");
+		reportFailure(ctx, sameLoginMessage(identifier, other.email), "error");
 		return undefined;
 	}
 	try {
@@ -156,7 +165,7 @@ export async function loginAccount(
 		void deps.statusController.refreshFor(ctx);
 		return account;
 	} catch (error) {
-		report(ctx, `Login failed: ${describeError(accountManager, error)}`, "error");
+		reportFailure(ctx, `Login failed: ${describeError(accountManager, error)}`, "error");
 		return undefined;
 	}
 }

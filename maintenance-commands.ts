@@ -5,7 +5,13 @@ import { constants as fsConstants } from "node:fs";
 import { access, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
-import { type CommandDeps, hasCustomUi, report } from "./command-output.ts";
+import {
+	type CommandDeps,
+	failInScripts,
+	hasCustomUi,
+	report,
+	reportFailure,
+} from "./command-output.ts";
 import { HELP_TEXT, RESET_TARGETS, type ResetTarget } from "./commands.ts";
 import { getAgentSettingsPath } from "./provider-utils.ts";
 
@@ -79,6 +85,8 @@ export async function runVerify(ctx: ExtensionCommandContext, deps: CommandDeps)
 	const pass = isVerifyPass(result);
 	if (!hasCustomUi(ctx)) {
 		report(ctx, formatVerifyLine(result), pass ? "info" : "warning");
+		// A script running `pi -p "/multicodex verify"` sees WARN in the exit status too (B12).
+		if (!pass) failInScripts(ctx);
 		return;
 	}
 	await ctx.ui.select(
@@ -113,10 +121,9 @@ async function chooseResetTarget(
 	if (argument) {
 		const target = parseResetTarget(argument);
 		if (!target) {
-			report(
+			reportFailure(
 				ctx,
 				`Unknown reset target: ${argument}. Use: /multicodex reset [manual|quota|all]`,
-				"warning",
 			);
 		}
 		return target;

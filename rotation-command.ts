@@ -7,6 +7,7 @@ import { Container, type SettingItem, SettingsList, Text } from "@mariozechner/p
 import {
 	type CommandDeps,
 	type CustomComponentFactory,
+	closingSettingsListTheme,
 	hasCustomUi,
 	report,
 	showCustom,
@@ -134,7 +135,7 @@ async function openRotationPanel(
 		const list = new SettingsList(
 			settingItems(inForce()),
 			8,
-			getSettingsListTheme(),
+			closingSettingsListTheme(getSettingsListTheme()),
 			(id, value) => {
 				const current = inForce();
 				const next = applyRotationChange(current, id, value);

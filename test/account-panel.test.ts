@@ -67,8 +67,24 @@ describe("windowStart", () => {
 describe("formatUsageBars", () => {
 	it("shows both windows as bars with the percentage left and the reset countdown", () => {
 		expect(formatUsageBars(plain, THREE[0]?.usage, "left", NOW)).toBe(
-			"5h ▕█████████░▏ 90% left  ↺2h5m     7d ▕████████░░▏ 80% left  ↺2d23h",
+			"5h ▕█████████░▏ 90% left   ↺2h5m     7d ▕████████░░▏ 80% left   ↺2d23h",
 		);
+	});
+
+	it("keeps two spaces before the countdown at 100%, the countdowns in one column", () => {
+		const now = NOW;
+		const full = {
+			primary: { usedPercent: 100, resetAt: now + 82 * 60_000 },
+			secondary: { usedPercent: 5, resetAt: now + 82 * 60_000 },
+			fetchedAt: now,
+		};
+		const used = formatUsageBars(plain, full, "used", now);
+		expect(used).toBe("5h ▕██████████▏ 100% used  ↺1h22m    7d ▕█░░░░░░░░░▏ 5% used    ↺1h22m");
+		const fresh = { ...full, primary: { usedPercent: 0, resetAt: now + 82 * 60_000 } };
+		const left = formatUsageBars(plain, fresh, "left", now);
+		expect(left).toContain("100% left  ↺1h22m");
+		expect(left.indexOf("↺")).toBe(used.indexOf("↺"));
+		expect(left.lastIndexOf("↺")).toBe(used.lastIndexOf("↺"));
 	});
 
 	it("follows the footer's used mode", () => {

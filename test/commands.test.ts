@@ -114,6 +114,13 @@ describe("MENU_ENTRIES", () => {
 	});
 });
 
+describe("the menu's reset entry", () => {
+	it("names everything reset clears, the no-codex flags included", () => {
+		const description = MENU_ENTRIES.find(([name]) => name === "reset")?.[1];
+		expect(description).toBe("clear the manual pin, quota cooldowns or no-codex flags");
+	});
+});
+
 describe("the /multicodex handler", () => {
 	type Handler = (args: string, ctx: unknown) => Promise<void>;
 

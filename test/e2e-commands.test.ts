@@ -216,7 +216,8 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			timeoutMs: 60_000,
 		});
 		expect(result.timedOut).toBe(false);
-		expect(result.code).toBe(0);
+		// Some of these fail (bogus, nobody@sim.test, verify WARN): the run says so (B12).
+		expect(result.code).toBe(1);
 		const lines = result.stderr.split("\n").filter((l) => !/re-authentication/.test(l));
 		const has = (pattern: RegExp) =>
 			expect(
@@ -271,11 +272,49 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			],
 			timeoutMs: 60_000,
 		});
-		expect(json.code).toBe(0);
+		// verify says WARN (c@sim.test needs a new login): a failure for scripts, in json mode too.
+		expect(json.code).toBe(1);
 		expect(json.stderr).toContain("Now using b@sim.test");
 		expect(json.stderr).toContain(
 			"verify: WARN storage=ok settings=ok accounts=3 active=b@sim.test piAuth=none needsReauth=1",
 		);
+	});
+
+	it("tells scripts by the exit status whether a subcommand worked", async () => {
+		const { sim, agentDir } = await startFixture();
+		sims.push(sim);
+		const run = (mode: string[], ...commands: string[]) =>
+			runPi(line, {
+				agentDir,
+				simUrl: sim.url,
+				extensionPath: EXTENSION,
+				args: ["--no-session", ...modelArgs(), ...mode, ...commands],
+				timeoutMs: 60_000,
+			});
+		const failures: [string[], string, string][] = [
+			[["-p"], "/multicodex bogus", "Unknown subcommand: bogus"],
+			[["-p"], "/multicodex refresh nobody", "Unknown account: nobody"],
+			[["--mode", "json"], "/multicodex reauth nobody", "Unknown account: nobody"],
+			[["-p"], "/multicodex reset later", "Unknown reset target: later."],
+			[["-p"], "/multicodex verify", "verify: WARN "],
+		];
+		const results = await Promise.all(failures.map(([mode, command]) => run(mode, command)));
+		for (const [index, [, command, said]] of failures.entries()) {
+			const result = results[index];
+			expect(result?.timedOut, command).toBe(false);
+			expect(result?.stderr, command).toContain(said);
+			expect(result?.code, `${command}\n${result?.stderr}`).toBe(1);
+		}
+
+		const worked = await run(
+			["-p"],
+			"/multicodex help",
+			"/multicodex path",
+			"/multicodex refresh a@sim.test",
+			"/multicodex reset quota",
+		);
+		expect(worked.stderr).toContain("reset: target=quota");
+		expect(worked.code, worked.stderr).toBe(0);
 	});
 
 	it("answers every subcommand in RPC mode with A8's lines as notifications, no dialogs", async () => {
@@ -363,10 +402,14 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			{ message: "Unknown account: ghost", level: "warning" },
 		]);
 
-		// use <id> with a working login pins it without a dialog; the footer follows.
+		// use <id> with a working login pins it without a dialog; the footer follows. b is cooling
+		// down, which the line says as a warning.
 		const from = rpc.events.length;
 		expect(await run("/multicodex use b@sim.test")).toEqual([
-			{ message: "Now using b@sim.test", level: "info" },
+			{
+				message: expect.stringMatching(/^Now using b@sim\.test \(out of quota until .+, in 1h: /),
+				level: "warning",
+			},
 		]);
 		await expect
 			.poll(() => statusTexts(rpc.events.slice(from)))
@@ -561,6 +604,7 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 			title: /paste the redirect URL/,
 			answer: () => ({ cancelled: true }),
 		});
+		const beforeCancel = rpc.events.length;
 		const cancelled = await rpc.send(
 			{ type: "prompt", message: "/multicodex use third@sim.test" },
 			30_000,
@@ -575,9 +619,12 @@ describe.each(PI_LINES)("/multicodex on $name", (line) => {
 					),
 					level: "warning",
 				},
-				{ message: "Login failed: login cancelled", level: "error" },
+				// The user's own choice: a plain line, not a failure.
+				{ message: "Login cancelled.", level: "info" },
 			]),
 		);
+		const afterCancel = messages(rpc.events.slice(beforeCancel));
+		expect(afterCancel.filter((m) => m.startsWith("Login failed"))).toEqual([]);
 		expect(codeGrants().filter((r) => r.status === 200)).toHaveLength(5);
 		expectNoLeaks(rpc);
 	});

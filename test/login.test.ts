@@ -173,10 +173,11 @@ describe("loginAccount", () => {
 		);
 	});
 
-	it("fails with a clear message when the question is cancelled", async () => {
+	it("says plainly that the login was cancelled when the question is closed", async () => {
 		loginCodex.mockImplementation(async (callbacks) => callbacks.onPrompt("Paste"));
 		expect(await loginAccount(ctx(), deps, "new@x.com")).toBeUndefined();
-		expect(notes.at(-1)).toEqual(["Login failed: login cancelled", "error"]);
+		expect(notes.at(-1)).toEqual(["Login cancelled.", "info"]);
+		expect(notes.some(([message]) => message.startsWith("Login failed"))).toBe(false);
 		expect(deps.accountManager.addOrUpdateAccount).not.toHaveBeenCalled();
 	});
 
@@ -193,6 +194,21 @@ describe("loginAccount", () => {
 		expect(write).toHaveBeenCalledWith(
 			expect.stringMatching(/^Login failed: no browser login within 5 minutes/),
 		);
+	});
+
+	it("without a UI makes the run exit with 1 when the login fails, not when it works", async () => {
+		vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+		try {
+			process.exitCode = undefined;
+			loginCodex.mockResolvedValue(CREDS);
+			expect((await loginAccount(ctx(false), deps, "new@x.com"))?.email).toBe("new@x.com");
+			expect(process.exitCode).toBeUndefined();
+			loginCodex.mockRejectedValue(new Error("token exchange failed: 500"));
+			expect(await loginAccount(ctx(false), deps, "new@x.com")).toBeUndefined();
+			expect(process.exitCode).toBe(1);
+		} finally {
+			process.exitCode = undefined;
+		}
 	});
 
 	it("without a UI lets the callback win", async () => {
