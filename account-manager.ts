@@ -12,7 +12,12 @@ import {
 	rememberSecrets,
 } from "./provider-utils.ts";
 import type { QuotaSignal } from "./quota.ts";
-import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from "./rotation-settings.ts";
+import {
+	DEFAULT_ROTATION_SETTINGS,
+	isUsageStrategy,
+	type RotationSettings,
+	RotationSettingsFile,
+} from "./rotation-settings.ts";
 import { chooseAccount, hasSeveralUsableAccounts, isAccountAvailable } from "./selection.ts";
 import { type Account, AccountStore, emptyStorage, type StorageData } from "./storage.ts";
 import { type CodexUsageSnapshot, getNextResetAt } from "./usage.ts";
@@ -56,6 +61,8 @@ export interface AccountManagerOptions {
 	now?: () => number;
 	/** How long one OAuth refresh may take (default 15 s). */
 	refreshTimeoutMs?: number;
+	/** Where the rotation settings are read from (default: pi's settings.json). */
+	rotationSettingsFile?: RotationSettingsFile;
 }
 
 function credentialsAccountId(creds: CodexCredentials): string | undefined {
@@ -173,8 +180,14 @@ export class AccountManager {
 	/** Aborted when the session ends, so no background request outlives it. */
 	private background = new AbortController();
 	private rotation: RotationSettings = DEFAULT_ROTATION_SETTINGS;
-	/** The account this session is on (stickiness between turns). */
+	private readonly rotationFile: RotationSettingsFile;
+	/** The account this session is on, chosen or pinned, kept between turns (stickiness). */
 	private sessionEmail?: string;
+	/**
+	 * Set when the session's account was picked at random because no usage was known of any
+	 * account to choose from: the next choice may correct it once, when usage is known by then.
+	 */
+	private isSessionChoiceBlind = false;
 	private readonly stateChangeHandlers = new Set<StateChangeHandler>();
 	private readonly warnedAuthFailureEmails = new Set<string>();
 	/** Accounts whose usage fetch keeps failing and that were warned of it already. */
@@ -192,6 +205,7 @@ export class AccountManager {
 		this.loadPiAuthFile = options.loadPiAuth ?? loadImportedOpenAICodexAuth;
 		this.now = options.now ?? Date.now;
 		this.refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
+		this.rotationFile = options.rotationSettingsFile ?? new RotationSettingsFile();
 		this.store.setWarningHandler((message) => this.warn(message));
 		this.stored = this.loadInitialData();
 		// The usage cache lives next to the accounts file, wherever that is.
@@ -491,7 +505,18 @@ export class AccountManager {
 		this.notifyStateChanged();
 	}
 
+	/**
+	 * The account a request of this session goes to outside the rotation's choice (the manual
+	 * pin): it becomes the session's account, which later choices keep once the pin is gone (B6).
+	 */
 	setActiveAccount(email: string): void {
+		this.sessionEmail = email;
+		this.isSessionChoiceBlind = false;
+		this.activate(email);
+	}
+
+	/** Makes an account the active one: in memory at once, in the file a moment later. */
+	private activate(email: string): void {
 		if (this.piAuthAccount?.email === email) {
 			// pi's login is never persisted: the file keeps the last managed account, and an
 			// earlier managed choice not saved yet is dropped (it is no longer the active one).
@@ -549,7 +574,7 @@ export class AccountManager {
 				data.activeEmail = email;
 			});
 		} else {
-			this.setActiveAccount(email);
+			this.activate(email);
 		}
 	}
 
@@ -905,8 +930,39 @@ export class AccountManager {
 		this.rotation = settings;
 	}
 
+	/** The settings in force: when another pi window saved a change, that change (B7). */
 	getRotationSettings(): RotationSettings {
+		this.followRotationSettings();
 		return this.rotation;
+	}
+
+	/**
+	 * Reads the rotation settings from settings.json and puts them in force; from then on every
+	 * choice follows the file (one stat tells when it changed). A damaged file: the defaults.
+	 */
+	loadRotationSettings(): RotationSettings {
+		try {
+			this.rotation = this.rotationFile.read();
+		} catch (error) {
+			this.rotation = DEFAULT_ROTATION_SETTINGS;
+			this.warn(
+				`Multicodex: rotation settings not loaded, using defaults: ${normalizeUnknownError(error)}`,
+			);
+		}
+		return this.rotation;
+	}
+
+	/** Re-reads the rotation settings when settings.json changed on disk since the last read. */
+	private followRotationSettings(): void {
+		if (!this.rotationFile.hasChanged()) return;
+		try {
+			this.rotation = this.rotationFile.read();
+		} catch (error) {
+			this.warn(
+				`Multicodex: the rotation settings changed on disk but cannot be read ` +
+					`(${normalizeUnknownError(error)}); the settings in force stay until the file is fixed.`,
+			);
+		}
 	}
 
 	/**
@@ -919,19 +975,23 @@ export class AccountManager {
 	async activateBestAccount(options?: ChoiceOptions): Promise<Account | undefined> {
 		// One look at the file for the whole choice (a second only after waiting for usage).
 		const first = this.withOneDiskCheck(() => {
+			this.followRotationSettings();
 			this.clearExpiredExhaustion(this.now());
 			const accounts = this.currentAccounts();
 			const choice = { now: this.now(), excludeEmails: options?.excludeEmails };
+			const kept = options?.sticky ? this.sessionEmail : undefined;
+			const rechoose = kept !== undefined && this.takeBlindChoiceCorrection(kept, choice);
 			// With one usable account there is nothing to choose: no usage request for it (its
 			// answer brings its numbers anyway).
 			if (!hasSeveralUsableAccounts(accounts, choice)) {
 				return { selected: this.chooseAndActivate(options) };
 			}
 			// While the session keeps its account, the others' usage is not needed: the answers keep
-			// the kept account's numbers current, and normal work makes no usage requests (B4).
-			const kept = options?.sticky ? this.sessionEmail : undefined;
-			if (kept !== undefined) {
-				const selected = this.chooseAndActivate(options);
+			// the kept account's numbers current, and normal work makes no usage requests (B4). An
+			// account that cannot be kept (out of quota, excluded by this request) makes this a fresh
+			// choice, which waits briefly when nothing is known of the others.
+			if (kept !== undefined && this.isCandidate(kept, choice)) {
+				const selected = this.chooseAndActivate(options, rechoose);
 				if (selected?.email === kept) return { selected };
 				void this.refreshUsageIfStale(accounts, { signal: options?.signal }).catch((error) =>
 					this.warn(`Multicodex: usage refresh failed: ${normalizeUnknownError(error)}`),
@@ -965,28 +1025,74 @@ export class AccountManager {
 		choice: { now: number; excludeEmails?: Set<string> },
 	): boolean {
 		return accounts.some(
+			(a) => this.isCandidate(a.email, choice) && this.state.usageCache.has(a.email),
+		);
+	}
+
+	/** Whether the account can be chosen for this request (usable, not excluded). */
+	private isCandidate(
+		email: string,
+		choice: { now: number; excludeEmails?: Set<string> },
+	): boolean {
+		const account = this.getAccount(email);
+		return (
+			account !== undefined &&
+			isAccountAvailable(account, choice.now) &&
+			!choice.excludeEmails?.has(email)
+		);
+	}
+
+	/**
+	 * Whether the session's account, picked at random with no usage known, is chosen again now
+	 * (once: the flag is spent by the first choice after it). Only when usage of another account
+	 * to choose from is known by now; otherwise the account stays, as any kept account does.
+	 */
+	private takeBlindChoiceCorrection(
+		kept: string,
+		choice: { now: number; excludeEmails?: Set<string> },
+	): boolean {
+		if (!this.isSessionChoiceBlind) return false;
+		this.isSessionChoiceBlind = false;
+		return this.currentAccounts().some(
 			(a) =>
+				a.email !== kept &&
 				isAccountAvailable(a, choice.now) &&
 				!choice.excludeEmails?.has(a.email) &&
 				this.state.usageCache.has(a.email),
 		);
 	}
 
-	/** The choice itself (A3 with B6's policy) on the data in memory; activates the result. */
-	private chooseAndActivate(options?: ChoiceOptions): Account | undefined {
+	/**
+	 * The choice itself (A3 with B6's policy) on the data in memory; activates the result. With
+	 * `rechoose` the session's account gets no preference (the one correction of a blind pick).
+	 */
+	private chooseAndActivate(options?: ChoiceOptions, rechoose = false): Account | undefined {
 		const settings = this.rotation;
-		const selected = chooseAccount(this.currentAccounts(), this.state.usageCache, {
+		const accounts = this.currentAccounts();
+		const now = this.now();
+		const current = options?.sticky && !rechoose ? this.sessionEmail : undefined;
+		const selected = chooseAccount(accounts, this.state.usageCache, {
 			excludeEmails: options?.excludeEmails,
-			now: this.now(),
+			now,
 			strategy: settings.strategy,
 			preferUntouched: settings.preferUntouched,
-			currentEmail: options?.sticky ? this.sessionEmail : undefined,
+			currentEmail: current,
 			proactiveSwitchPercent: options?.sticky ? settings.proactiveSwitchPercent : undefined,
+			// A new session's round-robin goes on after the account the last session used.
+			previousEmail: this.stored.activeEmail,
+			unsavedEmail: this.piAuthAccount?.email,
 		});
-		if (selected) {
-			this.sessionEmail = selected.email;
-			this.setActiveAccount(selected.email);
+		if (!selected) return undefined;
+		if (selected.email !== current) {
+			const choice = { now, excludeEmails: options?.excludeEmails };
+			// A random pick: the strategy goes by usage, and none was known of the accounts to choose from.
+			this.isSessionChoiceBlind =
+				isUsageStrategy(settings.strategy) &&
+				hasSeveralUsableAccounts(accounts, choice) &&
+				!this.knowsUsageOfACandidate(accounts, choice);
 		}
+		this.sessionEmail = selected.email;
+		this.activate(selected.email);
 		return selected;
 	}
 

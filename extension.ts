@@ -12,7 +12,6 @@ import {
 import type { createPiLoginGuard } from "./pi-login-guard.ts";
 import { buildMulticodexProviderConfig, PROVIDER_ID } from "./provider.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
-import { DEFAULT_ROTATION_SETTINGS, loadRotationSettings } from "./rotation-settings.ts";
 import { createUsageStatusController } from "./status.ts";
 
 const PROCESS_STATE_KEY = Symbol.for("pi-multicodex-plus.process-state");
@@ -22,17 +21,6 @@ function getProcessState(): ProcessState {
 	const holder = globalThis as { [PROCESS_STATE_KEY]?: ProcessState };
 	holder[PROCESS_STATE_KEY] ??= createProcessState();
 	return holder[PROCESS_STATE_KEY];
-}
-
-async function loadRotationSettingsOrDefault(warn: (message: string) => void) {
-	try {
-		return await loadRotationSettings();
-	} catch (error) {
-		warn(
-			`Multicodex: rotation settings not loaded, using defaults: ${normalizeUnknownError(error)}`,
-		);
-		return DEFAULT_ROTATION_SETTINGS;
-	}
 }
 
 export default function multicodexExtension(pi: ExtensionAPI): void {
@@ -65,7 +53,8 @@ export default function multicodexExtension(pi: ExtensionAPI): void {
 		const isCancelled = () => generation !== sessionGeneration || liveContext !== ctx;
 		accountManager.beginInitialization();
 		accountManager.resetSessionWarnings();
-		accountManager.setRotationSettings(await loadRotationSettingsOrDefault(warn));
+		// Read now and followed from then on: a change saved in another pi window applies here too.
+		accountManager.loadRotationSettings();
 		await prepareAccounts(accountManager);
 		warnAboutReauth(accountManager, warn);
 		if (!ctx.hasUI) {

@@ -1,7 +1,13 @@
 // Rotation settings (B6) under `pi-multicodex.rotation` in pi's settings.json, and the policy
 // text shown to users, built from the settings in force (one source of truth).
-import { SETTINGS_KEY, updateMultiCodexSettings } from "./footer-settings.ts";
-import { getAgentSettingsPath, isJsonObject, readJsonObjectFile } from "./provider-utils.ts";
+import { FileChangeWatch, SETTINGS_KEY, updateMultiCodexSettings } from "./footer-settings.ts";
+import {
+	getAgentSettingsPath,
+	isJsonObject,
+	type JsonFileRead,
+	readJsonObjectFile,
+	readJsonObjectFileSync,
+} from "./provider-utils.ts";
 
 export const ROTATION_STRATEGIES = [
 	"lowest-usage",
@@ -60,13 +66,42 @@ export function normalizeRotationSettings(value: unknown): RotationSettings {
 	};
 }
 
-export async function loadRotationSettings(
-	path = getAgentSettingsPath(),
-): Promise<RotationSettings> {
-	const read = await readJsonObjectFile(path);
+function settingsFromRead(path: string, read: JsonFileRead): RotationSettings {
 	if (read.kind === "damaged") throw new Error(`${path} is damaged (${read.reason})`);
 	const ours = read.kind === "ok" ? read.value[SETTINGS_KEY] : undefined;
 	return normalizeRotationSettings(isJsonObject(ours) ? ours.rotation : undefined);
+}
+
+export async function loadRotationSettings(
+	path = getAgentSettingsPath(),
+): Promise<RotationSettings> {
+	return settingsFromRead(path, await readJsonObjectFile(path));
+}
+
+/**
+ * The rotation settings as saved in settings.json, for a pi window that follows them (B7): once
+ * read, one stat tells whether the file changed since (another window saved a setting), and only
+ * then is it read again. The path is resolved at each look.
+ */
+export class RotationSettingsFile {
+	private readonly watch: FileChangeWatch;
+
+	constructor(private readonly pathOf: () => string = getAgentSettingsPath) {
+		this.watch = new FileChangeWatch(pathOf);
+	}
+
+	/** Reads the settings now and remembers the version read; a damaged file throws. */
+	read(): RotationSettings {
+		// The version before the read: a change made meanwhile is seen (and read) next time.
+		this.watch.markRead();
+		const path = this.pathOf();
+		return settingsFromRead(path, readJsonObjectFileSync(path));
+	}
+
+	/** Whether the file changed since it was last read (never read: there is nothing to follow). */
+	hasChanged(): boolean {
+		return this.watch.hasChanged();
+	}
 }
 
 /** The settings, in the order the panel and the summary show them. */
@@ -114,16 +149,23 @@ const STRATEGY_TEXT: Record<RotationStrategy, string> = {
 	"lowest-usage":
 		"the account with the lowest usage (the larger of its 5-hour and weekly used %, unknown counts as 100), ties by the earliest weekly reset",
 	"earliest-reset": "the account whose weekly quota resets first (use it before it expires)",
-	"round-robin": "the next account in list order after the current one",
-	"fill-first":
-		"the first available account in list order, so one account is used up before the next",
+	"round-robin":
+		"the next account in list order after the current one; a new session starts after the account the last session used, so sessions take turns (a new session takes pi's own login only when no other account is usable: that login is never saved)",
+	"fill-first": "the first available account in list order",
 };
+
+/** What fill-first's "first in list order" comes to with the threshold in force. */
+function describeFillFirst(threshold: number | undefined): string {
+	return threshold === undefined
+		? "kept until it runs out, so one account is used up before the next"
+		: `kept until it runs out or passes ${threshold}%`;
+}
 
 /**
  * Whether the strategy compares usage, so that untouched accounts can come first and, with no
  * usage known, the pick is random (selection.ts). Round-robin and fill-first go by list order.
  */
-function isUsageStrategy(strategy: RotationStrategy): boolean {
+export function isUsageStrategy(strategy: RotationStrategy): boolean {
 	return strategy === "lowest-usage" || strategy === "earliest-reset";
 }
 
@@ -134,7 +176,10 @@ function describeChoice(settings: RotationSettings): string {
 		threshold === undefined
 			? "When it has to choose:"
 			: `When it has to choose, among the accounts below ${threshold}% when there are any:`;
-	const strategy = STRATEGY_TEXT[settings.strategy];
+	const strategy =
+		settings.strategy === "fill-first"
+			? `${STRATEGY_TEXT["fill-first"]}, ${describeFillFirst(threshold)}`
+			: STRATEGY_TEXT[settings.strategy];
 	if (!isUsageStrategy(settings.strategy)) {
 		const untouched = settings.preferUntouched
 			? ` (untouched accounts get no preference under ${settings.strategy})`
@@ -142,7 +187,7 @@ function describeChoice(settings: RotationSettings): string {
 		return `${among} ${strategy}${untouched}.`;
 	}
 	const untouched = settings.preferUntouched ? "an untouched account (0% used) first, then " : "";
-	return `${among} ${untouched}${strategy}; with no usage known, a random available account.`;
+	return `${among} ${untouched}${strategy}; with no usage known, a random available account, chosen again once at the next turn if usage has arrived by then.`;
 }
 
 /** The policy in force, in plain words: what `/multicodex rotation` shows. */
@@ -157,7 +202,7 @@ export function describeRotationPolicy(settings: RotationSettings): string[] {
 		describeChoice(settings),
 		`A quota answer before any output switches account at once and retries, up to ${settings.retryCount} retr${settings.retryCount === 1 ? "y" : "ies"}; no switching once the answer has started.`,
 		`Cooldown: until the reset the answer names, else the reset known from usage, else ${settings.fallbackCooldownMinutes} min; a plain rate limit waits for its retry-after, else 1 min. An account whose plan has no Codex is flagged and not used until it is logged in again (/multicodex reauth <id>) or /multicodex reset quota.`,
-		"pi's own login (/login openai-codex) takes part in rotation and is never written to the accounts file.",
+		"When you are logged in to pi with /login openai-codex, that login takes part in rotation too and is never written to the accounts file.",
 	];
 }
 

@@ -29,6 +29,17 @@ export interface ChooseOptions extends PickOptions {
 	currentEmail?: string;
 	/** Leave the current account once its max used % reaches this. */
 	proactiveSwitchPercent?: number;
+	/**
+	 * The account the last session used (the saved `activeEmail`). With no current account (a new
+	 * session), round-robin goes on after it, so that sessions take turns.
+	 */
+	previousEmail?: string;
+	/**
+	 * An account whose use is never saved (pi's own login). A new session's round-robin passes
+	 * over it while another account is usable: the saved account names the one before it, so every
+	 * new session would otherwise land on it again.
+	 */
+	unsavedEmail?: string;
 }
 
 /**
@@ -66,14 +77,18 @@ function collectCandidates(
 	usageByEmail: Map<string, CodexUsageSnapshot>,
 	options: ChooseOptions,
 	now: number,
-): { candidates: Candidate[]; currentIndex: number } {
+): { candidates: Candidate[]; currentIndex: number; previousIndex: number } {
 	const threshold = options.proactiveSwitchPercent;
 	const candidates: Candidate[] = [];
 	let currentIndex = -1;
+	let previousIndex = -1;
 	for (let index = 0; index < accounts.length; index++) {
 		const account = accounts[index] as Account;
 		if (currentIndex < 0 && options.currentEmail !== undefined) {
 			if (account.email === options.currentEmail) currentIndex = index;
+		}
+		if (previousIndex < 0 && options.previousEmail !== undefined) {
+			if (account.email === options.previousEmail) previousIndex = index;
 		}
 		if (!isAccountAvailable(account, now) || options.excludeEmails?.has(account.email)) continue;
 		const usage = usageByEmail.get(account.email);
@@ -88,7 +103,7 @@ function collectCandidates(
 			isAboveThreshold: threshold !== undefined && maxUsed !== undefined && maxUsed >= threshold,
 		});
 	}
-	return { candidates, currentIndex };
+	return { candidates, currentIndex, previousIndex };
 }
 
 /** Lowest max used % first, ties by earliest weekly reset. */
@@ -103,18 +118,36 @@ function resetsEarlier(a: Candidate, b: Candidate): boolean {
 	return a.resetAt < b.resetAt || (a.resetAt === b.resetAt && a.usedPercent < b.usedPercent);
 }
 
+/**
+ * Round-robin: the next usable account after the current one in the full list, wrapping around.
+ * A new session (no current account) goes on after the one the last session used.
+ */
+function pickNextInTurn(
+	pool: Candidate[],
+	currentIndex: number,
+	previousIndex: number,
+	options: ChooseOptions,
+): Account | undefined {
+	let turn = pool;
+	let after = currentIndex;
+	if (currentIndex < 0 && previousIndex >= 0) {
+		after = previousIndex;
+		const saved = pool.filter((c) => c.account.email !== options.unsavedEmail);
+		if (saved.length > 0) turn = saved;
+	}
+	return (turn.find((c) => c.index > after) ?? turn[0])?.account;
+}
+
 /** Picks by the configured strategy among the accounts usable for this request. */
 function pickByStrategy(
 	pool: Candidate[],
 	currentIndex: number,
+	previousIndex: number,
 	options: ChooseOptions,
 ): Account | undefined {
 	const strategy = options.strategy ?? "lowest-usage";
 	if (strategy === "fill-first") return pool[0]?.account;
-	if (strategy === "round-robin") {
-		// The next usable account after the current one in the full list, wrapping around.
-		return (pool.find((c) => c.index > currentIndex) ?? pool[0])?.account;
-	}
+	if (strategy === "round-robin") return pickNextInTurn(pool, currentIndex, previousIndex, options);
 	const isBetter = strategy === "earliest-reset" ? resetsEarlier : hasLowerUsage;
 	const preferUntouched = options.preferUntouched ?? true;
 	let bestUntouched: Candidate | undefined;
@@ -161,7 +194,12 @@ export function chooseAccount(
 	options: ChooseOptions = {},
 ): Account | undefined {
 	const now = options.now ?? Date.now();
-	const { candidates, currentIndex } = collectCandidates(accounts, usageByEmail, options, now);
+	const { candidates, currentIndex, previousIndex } = collectCandidates(
+		accounts,
+		usageByEmail,
+		options,
+		now,
+	);
 	if (candidates.length === 0) return undefined;
 	const current =
 		currentIndex < 0 ? undefined : candidates.find((c) => c.account.email === options.currentEmail);
@@ -170,5 +208,5 @@ export function chooseAccount(
 	// Every account is past the threshold: switching would only flap, so stay.
 	if (current && belowThreshold.length === 0) return current.account;
 	const pool = belowThreshold.length > 0 ? belowThreshold : candidates;
-	return pickByStrategy(pool, currentIndex, options);
+	return pickByStrategy(pool, currentIndex, previousIndex, options);
 }

@@ -3,7 +3,14 @@
 // reopened after a change), removal with a confirm, and A8's lines in RPC mode (notifications,
 // no dialogs except for logins) and in print mode (stderr).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { findAccount, runAccounts, runReauth, runRefresh, runShow } from "../account-commands.ts";
+import {
+	describeNowUsing,
+	findAccount,
+	runAccounts,
+	runReauth,
+	runRefresh,
+	runShow,
+} from "../account-commands.ts";
 import type { AccountManager } from "../account-manager.ts";
 import type { CommandDeps } from "../command-output.ts";
 import type { Account } from "../storage.ts";
@@ -295,6 +302,55 @@ describe("without a UI", () => {
 		await runShow(fakeCtx("print"), deps);
 		expect(write).toHaveBeenCalledWith(
 			"No Multicodex accounts yet. Add one with /multicodex use <identifier> (opens the OpenAI login).\n",
+		);
+	});
+});
+
+describe("using an account that is out of quota (A8)", () => {
+	const MINUTE = 60_000;
+	const clock = (at: number) => {
+		const date = new Date(at);
+		return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
+	};
+
+	it("says when it is back and that requests go elsewhere until then", async () => {
+		const until = Date.now() + 40 * MINUTE;
+		accounts.push(acct("tired@x.com", { quotaExhaustedUntil: until }));
+		await runAccounts(fakeCtx("rpc"), deps, "tired@x.com");
+		expect(manual).toBe("tired@x.com");
+		expect(notes).toEqual([
+			[
+				`Now using tired@x.com (out of quota until ${clock(until)}, in 40m: a request before then goes to another account and ends this pick)`,
+				"warning",
+			],
+		]);
+	});
+
+	it("says so from the panel too (enter)", async () => {
+		accounts = [acct("tired@x.com", { quotaExhaustedUntil: Date.now() + 3 * 60 * MINUTE })];
+		keysToPress = [["ENTER"]];
+		await runAccounts(fakeCtx(), deps, "");
+		expect(notes).toEqual([
+			[
+				expect.stringMatching(/^Now using tired@x\.com \(out of quota until \d\d:\d\d, in 3h: /),
+				"warning",
+			],
+		]);
+	});
+
+	it("keeps A8's plain line once the cooldown has passed", async () => {
+		accounts.push(acct("rested@x.com", { quotaExhaustedUntil: Date.now() - 1 }));
+		await runAccounts(fakeCtx("rpc"), deps, "rested@x.com");
+		expect(notes).toEqual([["Now using rested@x.com", "info"]]);
+	});
+});
+
+describe("describeNowUsing", () => {
+	it("gives the date as well when the account is back only after a day", () => {
+		const now = new Date(2026, 0, 1, 12, 0).getTime();
+		const until = new Date(2026, 0, 3, 9, 5).getTime();
+		expect(describeNowUsing(acct("x", { quotaExhaustedUntil: until }), now)).toBe(
+			"Now using x (out of quota until 2026-01-03 09:05, in 45h: a request before then goes to another account and ends this pick)",
 		);
 	});
 });

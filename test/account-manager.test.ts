@@ -12,6 +12,7 @@ import {
 } from "../account-manager.ts";
 import type { ImportedOpenAICodexAuth } from "../auth.ts";
 import type { CodexCredentials } from "../pi-adapter.ts";
+import { saveRotationSettings } from "../rotation-settings.ts";
 import { isAccountAvailable } from "../selection.ts";
 import { type Account, AccountStore, type StorageData, serializeStorage } from "../storage.ts";
 import type { CodexUsageSnapshot } from "../usage.ts";
@@ -896,5 +897,186 @@ describe("several managers on one file", () => {
 		);
 		expect(refreshToken).toHaveBeenCalledTimes(1);
 		expect(storedAccount("a@x.com")?.needsReauth).toBeUndefined();
+	});
+});
+
+describe("the session's account (B6)", () => {
+	beforeEach(() => {
+		writeStorage({
+			accounts: [stored("normal@x.com", "normal"), stored("busy@x.com", "busy")],
+		});
+		usageByToken.set(creds("normal").access, usage(20, 20));
+		usageByToken.set(creds("busy").access, usage(60, 60));
+	});
+
+	it("is the pinned account that answered last, kept once the pin is cleared", async () => {
+		const manager = createManager();
+		manager.setRotationSettings({
+			...manager.getRotationSettings(),
+			proactiveSwitchPercent: undefined,
+		});
+		await manager.refreshUsageForAllAccounts();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("normal@x.com");
+
+		// `/multicodex use busy@x.com`, then a prompt: the request goes to the pin (as the stream
+		// wrapper sends it).
+		manager.setManualAccount("busy@x.com");
+		const pinned = manager.getAvailableManualAccount();
+		expect(pinned?.email).toBe("busy@x.com");
+		manager.setActiveAccount("busy@x.com");
+
+		// `/multicodex reset manual`, then a prompt: the session stays on busy@x.com.
+		manager.clearManualAccount();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("busy@x.com");
+	});
+
+	it("is not moved by a pick that no request used before the pin was cleared", async () => {
+		const manager = createManager();
+		await manager.refreshUsageForAllAccounts();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("normal@x.com");
+		manager.setManualAccount("busy@x.com");
+		manager.clearManualAccount();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("normal@x.com");
+	});
+});
+
+describe("round-robin between sessions", () => {
+	const EMAILS = ["a@x.com", "b@x.com", "c@x.com", "d@x.com"];
+
+	beforeEach(() => {
+		writeStorage({ accounts: EMAILS.map((email) => stored(email, email[0] as string)) });
+		for (const email of EMAILS) usageByToken.set(creds(email[0] as string).access, usage(10, 10));
+	});
+
+	/** One session: a new manager (pi makes one per session), two turns, then the session ends. */
+	async function session(): Promise<string[]> {
+		const manager = createManager();
+		manager.setRotationSettings({ ...manager.getRotationSettings(), strategy: "round-robin" });
+		await manager.loadPiAuth();
+		const turns: string[] = [];
+		for (let turn = 0; turn < 2; turn++) {
+			turns.push((await manager.activateBestAccount({ sticky: true }))?.email ?? "none");
+		}
+		manager.cancelBackgroundWork();
+		return turns;
+	}
+
+	it("each new session goes on after the account the last one used, and keeps it", async () => {
+		const sessions: string[][] = [];
+		for (let i = 0; i < 5; i++) sessions.push(await session());
+		expect(sessions).toEqual([
+			["a@x.com", "a@x.com"],
+			["b@x.com", "b@x.com"],
+			["c@x.com", "c@x.com"],
+			["d@x.com", "d@x.com"],
+			["a@x.com", "a@x.com"],
+		]);
+	});
+
+	it("does not get stuck on pi's own login, which is never saved", async () => {
+		piAuth = { identifier: "pi@x.com", credentials: creds("pi") };
+		usageByToken.set(creds("pi").access, usage(10, 10));
+		const first: string[] = [];
+		for (let i = 0; i < 6; i++) first.push((await session())[0] as string);
+		expect(first).toEqual(["a@x.com", "b@x.com", "c@x.com", "d@x.com", "a@x.com", "b@x.com"]);
+		expect(readFileSync(file, "utf8")).not.toContain("pi@x.com");
+	});
+});
+
+describe("rotation settings changed in another pi window (B7)", () => {
+	it("are in force from the next choice on, and shown by getRotationSettings", async () => {
+		writeStorage({ accounts: [stored("a@x.com", "a"), stored("b@x.com", "b")] });
+		usageByToken.set(creds("a").access, usage(40, 40));
+		usageByToken.set(creds("b").access, usage(10, 10));
+		const manager = createManager();
+		expect(manager.loadRotationSettings().proactiveSwitchPercent).toBe(90);
+		await manager.refreshUsageForAllAccounts();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+
+		// Another window saves fill-first and a proactive switch at 95%.
+		const other = manager.getRotationSettings();
+		saveRotationSettings({ ...other, proactiveSwitchPercent: 95 }, ["proactiveSwitchPercent"]);
+		expect(manager.getRotationSettings().proactiveSwitchPercent).toBe(95);
+		saveRotationSettings({ ...other, strategy: "fill-first" }, ["strategy"]);
+		// b@x.com passes 90% (the old threshold) but not 95%: kept.
+		manager.recordUsage("b@x.com", { primary: { usedPercent: 92, resetAt: clock + HOUR } });
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+		expect(manager.getRotationSettings()).toMatchObject({
+			strategy: "fill-first",
+			proactiveSwitchPercent: 95,
+		});
+	});
+
+	it("a damaged file keeps the settings in force, with one warning", async () => {
+		const manager = createManager();
+		const warnings: string[] = [];
+		manager.setWarningHandler((message) => warnings.push(message));
+		manager.loadRotationSettings();
+		saveRotationSettings({ ...manager.getRotationSettings(), retryCount: 3 }, ["retryCount"]);
+		expect(manager.getRotationSettings().retryCount).toBe(3);
+		writeFileSync(join(dir, "settings.json"), "{ not json");
+		expect(manager.getRotationSettings().retryCount).toBe(3);
+		expect(manager.getRotationSettings().retryCount).toBe(3);
+		expect(warnings).toEqual([expect.stringContaining("cannot be read")]);
+	});
+
+	it("are not followed before they were read from the file", () => {
+		const manager = createManager();
+		manager.setRotationSettings({ ...manager.getRotationSettings(), strategy: "round-robin" });
+		saveRotationSettings({ ...manager.getRotationSettings(), retryCount: 3 }, ["retryCount"]);
+		expect(manager.getRotationSettings()).toMatchObject({ strategy: "round-robin", retryCount: 5 });
+	});
+});
+
+describe("a session's first choice made blind", () => {
+	let random: ReturnType<typeof vi.fn<() => number>>;
+	afterEach(() => random.mockRestore());
+
+	beforeEach(() => {
+		random = vi.spyOn(Math, "random");
+		writeStorage({
+			accounts: [stored("a@x.com", "a"), stored("b@x.com", "b"), stored("c@x.com", "c")],
+		});
+	});
+
+	it("is chosen again once, at the next turn, when the others' usage is known by then", async () => {
+		const slowUsage = deferred<void>();
+		fetchUsage.mockImplementation(async (token) => {
+			await slowUsage.promise;
+			const known = usageByToken.get(token);
+			if (!known) throw new Error("HTTP 503");
+			return known;
+		});
+		random.mockReturnValue(0);
+		const manager = createManager();
+		// Nothing known after the short wait: a random pick.
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("a@x.com");
+
+		// The first answers: a@x.com is the busiest.
+		usageByToken.set(creds("a").access, usage(70, 70));
+		usageByToken.set(creds("b").access, usage(10, 10));
+		usageByToken.set(creds("c").access, usage(30, 30));
+		slowUsage.resolve();
+		await vi.waitFor(() => expect(manager.getCachedUsage("c@x.com")).toBeDefined());
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+
+		// Once only: from now on the session keeps its account as usual.
+		manager.recordUsage("b@x.com", { primary: { usedPercent: 50, resetAt: clock + HOUR } });
+		manager.recordUsage("c@x.com", { primary: { usedPercent: 1, resetAt: clock + HOUR } });
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("b@x.com");
+	});
+
+	it("is kept when the next turn still knows nothing of the others", async () => {
+		fetchUsage.mockImplementation(async () => {
+			throw new Error("HTTP 503");
+		});
+		random.mockReturnValue(0.99);
+		const manager = createManager();
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("c@x.com");
+		manager.recordUsage("c@x.com", { primary: { usedPercent: 70, resetAt: clock + HOUR } });
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("c@x.com");
+		// The chance is spent: usage of the others known later does not move the session.
+		manager.recordUsage("a@x.com", { primary: { usedPercent: 1, resetAt: clock + HOUR } });
+		expect((await manager.activateBestAccount({ sticky: true }))?.email).toBe("c@x.com");
 	});
 });

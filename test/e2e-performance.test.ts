@@ -156,7 +156,7 @@ describe.each(PI_LINES)("performance behaviour on $name", (line) => {
 		expect(result.code).toBe(0);
 		expect(result.stderr).toContain("rotation: strategy=fill-first preferUntouched=on retries=2");
 		expect(result.stderr).toContain(
-			"the first available account in list order, so one account is used up before the next",
+			"the first available account in list order, kept until it runs out or passes 90%",
 		);
 		expect(result.stderr).toContain("up to 2 retries");
 		const settings = JSON.parse(readFileSync(join(agentDir, "settings.json"), "utf8"));

@@ -102,3 +102,57 @@ describe("describeRotationPolicy says what the choice does", () => {
 		}
 	});
 });
+
+describe("describeRotationPolicy's list-order and login sentences", () => {
+	const base: RotationSettings = {
+		strategy: "fill-first",
+		preferUntouched: false,
+		retryCount: 5,
+		fallbackCooldownMinutes: 60,
+	};
+	const text = (settings: Partial<RotationSettings>) =>
+		describeRotationPolicy({ ...base, ...settings }).join(" ");
+
+	it("fill-first names the threshold it leaves an account at, when there is one", () => {
+		expect(text({ proactiveSwitchPercent: 90 })).toContain(
+			"the first available account in list order, kept until it runs out or passes 90%.",
+		);
+		expect(text({ proactiveSwitchPercent: 90 })).not.toContain("used up");
+		expect(text({})).toContain(
+			"the first available account in list order, kept until it runs out, so one account is used up before the next.",
+		);
+	});
+
+	it("fill-first moves on at the threshold, as the text says", () => {
+		const accounts = [account("first"), account("second")];
+		const usage = new Map<string, CodexUsageSnapshot>([
+			["first", { primary: { usedPercent: 91 }, fetchedAt: NOW }],
+			["second", { primary: { usedPercent: 10 }, fetchedAt: NOW }],
+		]);
+		const options = { now: NOW, strategy: "fill-first" as const, currentEmail: "first" };
+		expect(chooseAccount(accounts, usage, { ...options, proactiveSwitchPercent: 90 })?.email).toBe(
+			"second",
+		);
+		expect(chooseAccount(accounts, usage, options)?.email).toBe("first");
+	});
+
+	it("round-robin says that a new session goes on after the last session's account", () => {
+		expect(text({ strategy: "round-robin" })).toContain(
+			"a new session starts after the account the last session used, so sessions take turns",
+		);
+		const accounts = [account("a"), account("b"), account("c")];
+		expect(
+			chooseAccount(accounts, new Map(), { now: NOW, strategy: "round-robin", previousEmail: "a" })
+				?.email,
+		).toBe("b");
+	});
+
+	it("speaks of pi's own login only as a condition", () => {
+		expect(text({})).toContain(
+			"When you are logged in to pi with /login openai-codex, that login takes part in rotation too",
+		);
+		expect(describeRotationPolicy(base).some((line) => line.startsWith("pi's own login"))).toBe(
+			false,
+		);
+	});
+});

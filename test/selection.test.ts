@@ -1,6 +1,11 @@
 // SPEC A3: which account a request gets (pure, with injected `now` and `random`).
 import { describe, expect, it } from "vitest";
-import { isAccountAvailable, pickBestAccount } from "../selection.ts";
+import {
+	type ChooseOptions,
+	chooseAccount,
+	isAccountAvailable,
+	pickBestAccount,
+} from "../selection.ts";
 import type { Account } from "../storage.ts";
 import type { CodexUsageSnapshot } from "../usage.ts";
 
@@ -261,5 +266,44 @@ describe("pickBestAccount", () => {
 		];
 		const picked = pick(accounts, [["cooling", usage(0, 0, NOW + HOUR)]], { random: () => 0.9 });
 		expect(picked).toBe("y");
+	});
+});
+
+describe("chooseAccount: round-robin in a new session", () => {
+	const accounts = ["a", "b", "c", "d", "pi"].map((email) => account(email));
+	const choose = (options: ChooseOptions) =>
+		chooseAccount(accounts, new Map(), { now: NOW, strategy: "round-robin", ...options })?.email;
+
+	it("goes on after the account the last session used", () => {
+		expect(choose({})).toBe("a");
+		expect(choose({ previousEmail: "b" })).toBe("c");
+		expect(choose({ previousEmail: "pi" })).toBe("a");
+		expect(choose({ previousEmail: "gone" })).toBe("a");
+	});
+
+	it("goes on after the current account within a session, whatever the last session used", () => {
+		expect(choose({ currentEmail: "c", previousEmail: "a", excludeEmails: new Set(["c"]) })).toBe(
+			"d",
+		);
+	});
+
+	it("passes over the account that is never saved while another is usable", () => {
+		expect(choose({ previousEmail: "d", unsavedEmail: "pi" })).toBe("a");
+		expect(
+			choose({
+				previousEmail: "d",
+				unsavedEmail: "pi",
+				excludeEmails: new Set(["a", "b", "c", "d"]),
+			}),
+		).toBe("pi");
+		// Within a session it takes its turn like any other.
+		expect(
+			choose({
+				currentEmail: "d",
+				previousEmail: "d",
+				unsavedEmail: "pi",
+				excludeEmails: new Set(["d"]),
+			}),
+		).toBe("pi");
 	});
 });
