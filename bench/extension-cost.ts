@@ -138,8 +138,11 @@ export async function costRun(
 	return run;
 }
 
-/** Repetitions per line: a pi 1.3 run is short, so its few-percent differences need more. */
-const DEFAULT_REPS: Record<string, number> = { "pi-0.73": 11, "pi-1.3": 21 };
+/**
+ * Repetitions per line: the differences sought are a few percent, and this machine's runs of
+ * the same thing differ by 10–20 % (its CPU switches speed every few seconds).
+ */
+const DEFAULT_REPS: Record<string, number> = { "pi-0.73": 17, "pi-1.3": 21 };
 
 export async function benchExtensionCost(options: { reps?: number } = {}): Promise<BenchRow[]> {
 	const rows: BenchRow[] = [];

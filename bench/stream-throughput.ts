@@ -9,7 +9,8 @@
 // the processes of each process's median paired ratio (the two runs of one round), because this
 // machine's CPU switches speed every few seconds and one process's JIT can favour either side.
 //
-// Informational: an imitation of pi-ai (JSON.parse, an async hop, push) with a minimal
+// Informational: pi-ai against itself, measured the same way (the noise floor of the value);
+// an imitation of pi-ai (JSON.parse, an async hop, push) with a minimal
 // `for await` relay as the floor of a relaying design; an inner that pushes everything at once
 // (the wrapper's own cost per event in isolation); and a one-delta answer (cost per request).
 import { spawnSync } from "node:child_process";
@@ -300,6 +301,8 @@ const PROCESSES = 7;
 interface ProcessResult {
 	/** pi-ai's Codex provider over memory: the target case. */
 	piAi: Comparison;
+	/** pi-ai directly against itself, measured the same way: the measurement's own noise. */
+	piAiAgainstItself: Comparison;
 	/** The imitation of pi-ai (parse, async hop, push), for comparison. */
 	imitation: Comparison;
 }
@@ -309,9 +312,13 @@ async function measureInThisProcess(rounds: number): Promise<ProcessResult> {
 	const { model, manager } = setUp();
 	const originalFetch = globalThis.fetch;
 	try {
-		const piAi = await compare(await piAiCodexVariants(manager, model), EVENTS, rounds, model);
+		const variants = await piAiCodexVariants(manager, model);
+		const piAi = await compare(variants, EVENTS, rounds, model);
+		const { direct } = variants;
+		const again: StreamFn = (m, context, options) => direct(m, context, options);
+		const piAiAgainstItself = await compare({ direct, wrapped: again }, EVENTS, rounds, model);
 		const imitation = await compare(variantsOf(realisticProvider, manager), EVENTS, rounds, model);
-		return { piAi, imitation };
+		return { piAi, piAiAgainstItself, imitation };
 	} finally {
 		globalThis.fetch = originalFetch;
 		manager.cancelBackgroundWork();
@@ -380,6 +387,7 @@ export async function benchStreamThroughput(
 		);
 		const perProcess = measureInFreshProcesses(PROCESSES, processRounds);
 		const piAi = acrossProcesses(perProcess.map((p) => p.piAi));
+		const noise = acrossProcesses(perProcess.map((p) => p.piAiAgainstItself));
 		const imitation = acrossProcesses(perProcess.map((p) => p.imitation));
 		const burst = await compare(variantsOf(burstProvider, manager), EVENTS, rounds, model);
 		const single = await compare(variantsOf(oneDeltaProvider, manager), 1, rounds * 4, model);
@@ -396,6 +404,16 @@ export async function benchStreamThroughput(
 				target: `≥ ${RATIO_TARGET}×`,
 				status: passOrMiss(piAi.paired >= RATIO_TARGET),
 				detail: `${perProcessRatios(piAi.ratios)}; ${describe(piAi, inProcesses)}`,
+			},
+			{
+				bench: "4 stream-throughput",
+				line,
+				metric:
+					"same, pi-ai directly ÷ pi-ai directly (no wrapper on either side): what this measurement reads when nothing differs",
+				value: fmtRatio(noise.paired),
+				target: "—",
+				status: "info",
+				detail: perProcessRatios(noise.ratios),
 			},
 			{
 				bench: "4 stream-throughput",
