@@ -6,7 +6,14 @@ import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import { type AccountPanelModel, openAccountPanel } from "./account-panel.ts";
 import { formatAccountStatusLine, summarizeAccounts } from "./account-status.ts";
-import { type CommandDeps, hasCustomUi, NO_ACCOUNTS_MESSAGE, report } from "./command-output.ts";
+import {
+	type CommandDeps,
+	failInScripts,
+	hasCustomUi,
+	NO_ACCOUNTS_MESSAGE,
+	report,
+	reportFailure,
+} from "./command-output.ts";
 import { loginAccount } from "./login.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { Account } from "./storage.ts";
@@ -108,13 +115,13 @@ async function refreshAccount(
 	const { accountManager } = deps;
 	const account = findAccount(accountManager, identifier);
 	if (!account) {
-		report(ctx, `Unknown account: ${identifier}`, "warning");
+		reportFailure(ctx, `Unknown account: ${identifier}`);
 		return;
 	}
 	try {
 		await accountManager.ensureValidToken(account);
 	} catch (error) {
-		report(ctx, `refresh ${account.email}: ${describeError(accountManager, error)}`, "warning");
+		reportFailure(ctx, `refresh ${account.email}: ${describeError(accountManager, error)}`);
 		return;
 	}
 	await accountManager.refreshUsageForAccount(account, { force: true });
@@ -136,6 +143,8 @@ async function refreshAllAccounts(ctx: ExtensionCommandContext, deps: CommandDep
 		`refreshed ${accountManager.getAccounts().length} account(s); reauth needed=${needsReauth}`,
 		needsReauth > 0 ? "warning" : "info",
 	);
+	// An account that needs a new login is what makes verify say WARN: scripts see it the same way.
+	if (needsReauth > 0) failInScripts(ctx);
 	void deps.statusController.refreshFor(ctx);
 }
 

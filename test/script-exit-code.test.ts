@@ -19,6 +19,7 @@ const previousAgentDir = process.env[AGENT_DIR_ENV];
 let agentDir: string;
 let needsReauth: number;
 let resetBreaks: boolean;
+let tokenFails: boolean;
 
 function ctxOf(mode: Mode) {
 	return {
@@ -55,6 +56,14 @@ function handler(): Handler {
 			return 0;
 		},
 		refreshUsageForAllAccounts: async () => {},
+		ensureValidToken: async () => {
+			if (tokenFails) throw new Error("token refresh for a@x.com failed: HTTP 401");
+			return "t";
+		},
+		refreshUsageForAccount: async () => undefined,
+		getManualAccount: () => undefined,
+		isPiAuthAccount: () => false,
+		getCachedUsage: () => undefined,
 	} as unknown as AccountManager;
 	const statusController = { refreshFor: async () => {} } as unknown as UsageStatusController;
 	registerCommands(pi as never, accountManager, statusController);
@@ -67,6 +76,7 @@ beforeEach(() => {
 	process.env[AGENT_DIR_ENV] = agentDir;
 	needsReauth = 0;
 	resetBreaks = false;
+	tokenFails = false;
 	process.exitCode = undefined;
 	vi.spyOn(process.stderr, "write").mockImplementation(() => true);
 });
@@ -99,6 +109,20 @@ describe("the exit status of a print or json run", () => {
 		expect(process.exitCode).toBeUndefined();
 		needsReauth = 1;
 		await handler()("verify", ctxOf("print"));
+		expect(process.exitCode).toBe(1);
+	});
+
+	it("is 1 when refresh cannot get an account's token, untouched when it can", async () => {
+		await handler()("refresh a@x.com", ctxOf("print"));
+		expect(process.exitCode).toBeUndefined();
+		tokenFails = true;
+		await handler()("refresh a@x.com", ctxOf("print"));
+		expect(process.exitCode).toBe(1);
+	});
+
+	it("is 1 when refresh all leaves an account that needs a new login (as verify's WARN)", async () => {
+		needsReauth = 1;
+		await handler()("refresh all", ctxOf("json"));
 		expect(process.exitCode).toBe(1);
 	});
 
