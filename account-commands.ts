@@ -5,7 +5,7 @@
 import type { ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import { type AccountPanelModel, openAccountPanel } from "./account-panel.ts";
-import { formatAccountStatusLine, summarizeAccounts } from "./account-status.ts";
+import { describeNowUsing, formatAccountStatusLine, summarizeAccounts } from "./account-status.ts";
 import {
 	type CommandDeps,
 	failInScripts,
@@ -17,7 +17,6 @@ import {
 import { loginAccount } from "./login.ts";
 import { normalizeUnknownError } from "./provider-utils.ts";
 import type { Account } from "./storage.ts";
-import { formatResetAt } from "./usage.ts";
 
 /** The account with this identifier; failing that, the only one that matches ignoring case. */
 export function findAccount(
@@ -29,29 +28,6 @@ export function findAccount(
 	const lower = identifier.toLowerCase();
 	const matches = accountManager.getAccounts().filter((a) => a.email.toLowerCase() === lower);
 	return matches.length === 1 ? matches[0] : undefined;
-}
-
-/** A moment as local time: `14:05` within a day, else `2026-01-03 14:05`. */
-function formatLocalTime(at: number, now: number): string {
-	const date = new Date(at);
-	const pad = (n: number) => String(n).padStart(2, "0");
-	const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-	if (at - now < 86_400_000) return clock;
-	return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
-}
-
-/**
- * A8's `Now using <id>`, saying so when the account is cooling down: the pin does not make a
- * request go to an account that is out of quota; such a request goes to another account, and the
- * pin is cleared then (the pinned account failed, A4).
- */
-export function describeNowUsing(account: Account, now: number): string {
-	const until = account.quotaExhaustedUntil ?? 0;
-	if (until <= now) return `Now using ${account.email}`;
-	return (
-		`Now using ${account.email} (out of quota until ${formatLocalTime(until, now)}, ` +
-		`${formatResetAt(until, now)}: a request before then goes to another account and ends this pick)`
-	);
 }
 
 function describeError(accountManager: AccountManager, error: unknown): string {

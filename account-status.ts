@@ -125,3 +125,26 @@ export function formatUsageBar(filledPercent: number | undefined, width = 10): s
 			: Math.round((Math.min(100, Math.max(0, filledPercent)) / 100) * width);
 	return `▕${BAR_FULL.repeat(filled)}${BAR_EMPTY.repeat(width - filled)}▏`;
 }
+
+/** A moment as local time: `14:05` within a day, else `2026-01-03 14:05`. */
+function formatLocalTime(at: number, now: number): string {
+	const date = new Date(at);
+	const pad = (n: number) => String(n).padStart(2, "0");
+	const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+	if (at - now < 86_400_000) return clock;
+	return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
+}
+
+/**
+ * A8's `Now using <id>`, saying so when the account is cooling down: the pin does not make a
+ * request go to an account that is out of quota; such a request goes to another account, and the
+ * pin is cleared then (the pinned account failed, A4).
+ */
+export function describeNowUsing(account: Account, now: number): string {
+	const until = account.quotaExhaustedUntil ?? 0;
+	if (until <= now) return `Now using ${account.email}`;
+	return (
+		`Now using ${account.email} (out of quota until ${formatLocalTime(until, now)}, ` +
+		`${formatResetAt(until, now)}: a request before then goes to another account and ends this pick)`
+	);
+}

@@ -3,6 +3,7 @@
 // the local callback waits, and the result is stored, pinned and announced.
 import type { ExtensionAPI, ExtensionCommandContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
+import { describeNowUsing } from "./account-status.ts";
 import { getTokenIdentity } from "./auth.ts";
 import { type CommandDeps, report, reportFailure } from "./command-output.ts";
 import { type CodexCredentials, loginCodex } from "./pi-adapter.ts";
@@ -160,7 +161,9 @@ export async function loginAccount(
 	try {
 		const account = accountManager.addOrUpdateAccount(identifier, creds);
 		accountManager.setManualAccount(account.email);
-		report(ctx, `Now using ${account.email}`);
+		const now = Date.now();
+		const cooling = (account.quotaExhaustedUntil ?? 0) > now;
+		report(ctx, describeNowUsing(account, now), cooling ? "warning" : "info");
 		void accountManager.refreshUsageForAccount(account, { force: true });
 		void deps.statusController.refreshFor(ctx);
 		return account;

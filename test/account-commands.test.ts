@@ -3,15 +3,9 @@
 // reopened after a change), removal with a confirm, and A8's lines in RPC mode (notifications,
 // no dialogs except for logins) and in print mode (stderr).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-	describeNowUsing,
-	findAccount,
-	runAccounts,
-	runReauth,
-	runRefresh,
-	runShow,
-} from "../account-commands.ts";
+import { findAccount, runAccounts, runReauth, runRefresh, runShow } from "../account-commands.ts";
 import type { AccountManager } from "../account-manager.ts";
+import { describeNowUsing } from "../account-status.ts";
 import type { CommandDeps } from "../command-output.ts";
 import type { Account } from "../storage.ts";
 

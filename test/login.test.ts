@@ -132,6 +132,18 @@ describe("loginAccount", () => {
 		expect(deps.accountManager.setManualAccount).toHaveBeenCalledWith("new@x.com");
 	});
 
+	it("says so when the account logged in again is still out of quota", async () => {
+		const until = Date.now() + 40 * 60_000;
+		(deps.accountManager.addOrUpdateAccount as ReturnType<typeof vi.fn>).mockImplementation(
+			(email: string) => ({ email, quotaExhaustedUntil: until }) as Account,
+		);
+		loginCodex.mockImplementation(async () => CREDS);
+		await loginAccount(ctx(), deps, "new@x.com");
+		const last = notes.at(-1);
+		expect(last?.[1]).toBe("warning");
+		expect(last?.[0]).toMatch(/^Now using new@x\.com \(out of quota until .+, in (39|40)m: /);
+	});
+
 	it.each([
 		["exits with an error", async () => ({ code: 3, killed: false, stdout: "", stderr: "" })],
 		[
