@@ -1,5 +1,5 @@
-// Plain-text descriptions of accounts: the tags, the one-line status A8 prints, and the
-// summaries and usage bars the account panel shows.
+// Plain-text descriptions of accounts: the tags, the one-line status A8 prints, the summaries
+// and usage bars the account panel shows, and the "Now using" line of a pick or a login.
 import type { AccountManager } from "./account-manager.ts";
 import type { Account } from "./storage.ts";
 import { type CodexUsageSnapshot, formatResetAt, isUsageUntouched } from "./usage.ts";
