@@ -145,6 +145,17 @@ function applyPendingChanges(data: StorageData, changes: PendingAccountChanges):
 	}
 }
 
+/** One choice's view: when it is made and which accounts this request already tried. */
+interface Choice {
+	now: number;
+	excludeEmails?: Set<string>;
+}
+
+/** Whether the account can be chosen for this request (usable, not excluded). */
+function isCandidate(account: Account, choice: Choice): boolean {
+	return isAccountAvailable(account, choice.now) && !choice.excludeEmails?.has(account.email);
+}
+
 /** The usage endpoint's client, loaded on the first request: many runs make none. */
 const fetchCodexUsageOnDemand: UsageFetcher = async (...args) =>
 	(await import("./usage-client.ts")).fetchCodexUsage(...args);
@@ -980,7 +991,8 @@ export class AccountManager {
 			const accounts = this.currentAccounts();
 			const choice = { now: this.now(), excludeEmails: options?.excludeEmails };
 			const kept = options?.sticky ? this.sessionEmail : undefined;
-			const rechoose = kept !== undefined && this.takeBlindChoiceCorrection(kept, choice);
+			const keptAccount = kept === undefined ? undefined : accounts.find((a) => a.email === kept);
+			const rechoose = kept !== undefined && this.takeBlindChoiceCorrection(accounts, kept, choice);
 			// With one usable account there is nothing to choose: no usage request for it (its
 			// answer brings its numbers anyway).
 			if (!hasSeveralUsableAccounts(accounts, choice)) {
@@ -990,7 +1002,7 @@ export class AccountManager {
 			// the kept account's numbers current, and normal work makes no usage requests (B4). An
 			// account that cannot be kept (out of quota, excluded by this request) makes this a fresh
 			// choice, which waits briefly when nothing is known of the others.
-			if (kept !== undefined && this.isCandidate(kept, choice)) {
+			if (keptAccount && isCandidate(keptAccount, choice)) {
 				const selected = this.chooseAndActivate(options, rechoose);
 				if (selected?.email === kept) return { selected };
 				void this.refreshUsageIfStale(accounts, { signal: options?.signal }).catch((error) =>
@@ -1017,28 +1029,12 @@ export class AccountManager {
 	}
 
 	/**
-	 * Whether usage is known of an account this choice is among (usable, not excluded). The usage
-	 * of the others, e.g. the one a 429 answer just excluded, does not help to choose.
+	 * Whether usage is known of an account this choice is among (usable, not excluded; other than
+	 * `except`). The usage of the others, e.g. the one a 429 answer just excluded, does not help.
 	 */
-	private knowsUsageOfACandidate(
-		accounts: Account[],
-		choice: { now: number; excludeEmails?: Set<string> },
-	): boolean {
+	private knowsUsageOfACandidate(accounts: Account[], choice: Choice, except?: string): boolean {
 		return accounts.some(
-			(a) => this.isCandidate(a.email, choice) && this.state.usageCache.has(a.email),
-		);
-	}
-
-	/** Whether the account can be chosen for this request (usable, not excluded). */
-	private isCandidate(
-		email: string,
-		choice: { now: number; excludeEmails?: Set<string> },
-	): boolean {
-		const account = this.getAccount(email);
-		return (
-			account !== undefined &&
-			isAccountAvailable(account, choice.now) &&
-			!choice.excludeEmails?.has(email)
+			(a) => a.email !== except && isCandidate(a, choice) && this.state.usageCache.has(a.email),
 		);
 	}
 
@@ -1047,19 +1043,10 @@ export class AccountManager {
 	 * (once: the flag is spent by the first choice after it). Only when usage of another account
 	 * to choose from is known by now; otherwise the account stays, as any kept account does.
 	 */
-	private takeBlindChoiceCorrection(
-		kept: string,
-		choice: { now: number; excludeEmails?: Set<string> },
-	): boolean {
+	private takeBlindChoiceCorrection(accounts: Account[], kept: string, choice: Choice): boolean {
 		if (!this.isSessionChoiceBlind) return false;
 		this.isSessionChoiceBlind = false;
-		return this.currentAccounts().some(
-			(a) =>
-				a.email !== kept &&
-				isAccountAvailable(a, choice.now) &&
-				!choice.excludeEmails?.has(a.email) &&
-				this.state.usageCache.has(a.email),
-		);
+		return this.knowsUsageOfACandidate(accounts, choice, kept);
 	}
 
 	/**

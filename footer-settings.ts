@@ -1,8 +1,6 @@
 // Footer preferences under the `pi-multicodex` key of pi's settings.json. Each field falls back
 // to its default on its own; saving writes only the fields changed, merged into our key as it is
-// on disk under pi's own settings lock, and leaves every other key exactly as it was. A
-// FileChangeWatch tells, with one stat, when another pi window changed the file since it was read.
-import { statSync } from "node:fs";
+// on disk under pi's own settings lock, and leaves every other key exactly as it was.
 import { withFileLockSync } from "./file-lock.ts";
 import {
 	getAgentSettingsPath,
@@ -71,39 +69,6 @@ export function loadFooterPreferencesSync(path = getAgentSettingsPath()): Footer
 function footerPreferencesFrom(read: JsonFileRead, path: string): FooterPreferences {
 	if (read.kind === "damaged") throw new Error(`${path} is damaged (${read.reason})`);
 	return normalizeFooterPreferences(read.kind === "ok" ? read.value[SETTINGS_KEY] : undefined);
-}
-
-/**
- * What tells one version of a file from the next without reading it: its path, inode, size and
- * times (an atomic save renames a new file into place, so the inode changes too).
- */
-function fileVersion(path: string): string {
-	try {
-		const stat = statSync(path, { bigint: true });
-		return `${path}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
-	} catch (error) {
-		// Missing or unreadable: a version of its own, so its coming back counts as a change.
-		return `${path}:none:${(error as NodeJS.ErrnoException).code ?? "error"}`;
-	}
-}
-
-/**
- * Tells whether a file changed on disk since it was last read, with one `stat` (no read): how
- * settings another pi process saved reach this one (B7). `markRead()` just before each read;
- * `hasChanged()` is false until the first one. The path is resolved at each call.
- */
-export class FileChangeWatch {
-	private readVersion: string | undefined;
-
-	constructor(private readonly path: () => string) {}
-
-	markRead(): void {
-		this.readVersion = fileVersion(this.path());
-	}
-
-	hasChanged(): boolean {
-		return this.readVersion !== undefined && fileVersion(this.path()) !== this.readVersion;
-	}
 }
 
 /**

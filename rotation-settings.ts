@@ -1,6 +1,6 @@
 // Rotation settings (B6) under `pi-multicodex.rotation` in pi's settings.json, and the policy
 // text shown to users, built from the settings in force (one source of truth).
-import { FileChangeWatch, SETTINGS_KEY, updateMultiCodexSettings } from "./footer-settings.ts";
+import { SETTINGS_KEY, updateMultiCodexSettings } from "./footer-settings.ts";
 import {
 	getAgentSettingsPath,
 	isJsonObject,
@@ -8,6 +8,7 @@ import {
 	readJsonObjectFile,
 	readJsonObjectFileSync,
 } from "./provider-utils.ts";
+import { FileChangeWatch } from "./storage.ts";
 
 export const ROTATION_STRATEGIES = [
 	"lowest-usage",

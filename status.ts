@@ -6,7 +6,6 @@ import type { ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { AccountManager } from "./account-manager.ts";
 import {
 	DEFAULT_FOOTER_PREFERENCES,
-	FileChangeWatch,
 	FOOTER_PREFERENCE_KEYS,
 	type FooterPreferences,
 	loadFooterPreferences,
@@ -16,6 +15,7 @@ import {
 	saveFooterPreferences,
 } from "./footer-settings.ts";
 import { getAgentSettingsPath, normalizeUnknownError } from "./provider-utils.ts";
+import { FileChangeWatch } from "./storage.ts";
 import type { CodexUsageSnapshot } from "./usage.ts";
 
 export const STATUS_KEY = "multicodex-usage";

@@ -283,6 +283,30 @@ function currentSignature(path: string): string {
 	}
 }
 
+/**
+ * Tells whether a file changed on disk since it was last read, with one `stat` (no read): how
+ * settings another pi process saved reach this one (B7). `markRead()` just before each read;
+ * `hasChanged()` is false until the first one. The path is resolved at each call.
+ */
+export class FileChangeWatch {
+	private readVersion: string | undefined;
+
+	constructor(private readonly path: () => string) {}
+
+	markRead(): void {
+		this.readVersion = this.version();
+	}
+
+	hasChanged(): boolean {
+		return this.readVersion !== undefined && this.version() !== this.readVersion;
+	}
+
+	private version(): string {
+		const path = this.path();
+		return `${path}:${currentSignature(path)}`;
+	}
+}
+
 interface TextRead {
 	text?: string;
 	signature: string;

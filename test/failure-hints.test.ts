@@ -17,6 +17,7 @@ import { createAssistantMessage } from "../provider-utils.ts";
 import { type Account, AccountStore, serializeStorage } from "../storage.ts";
 import { ACCOUNT_HEADER, createStreamWrapper } from "../stream-wrapper.ts";
 import type { CodexUsageSnapshot } from "../usage.ts";
+import { fakeAccount as account, fakeToken as token } from "./support/fake-accounts.ts";
 
 // pi-adapter.ts cannot be loaded under vitest with pi 0.73 installed (a pi 1.x-only import);
 // every OAuth call is injected here anyway.
@@ -50,21 +51,6 @@ let dir: string;
 let file: string;
 let warnings: string[];
 let calls: string[];
-
-function token(email: string, kind: "access" | "refresh"): string {
-	return `${kind}-token-of-${email}-0123456789`;
-}
-
-function account(email: string, extra: Partial<Account> = {}): Account {
-	return {
-		email,
-		accessToken: token(email, "access"),
-		refreshToken: token(email, "refresh"),
-		expiresAt: Date.now() + DAY,
-		accountId: `acct-${email}`,
-		...extra,
-	};
-}
 
 function writeStorage(accounts: Account[]): void {
 	writeFileSync(file, serializeStorage({ version: 1, accounts }), { mode: 0o600 });

@@ -21,6 +21,7 @@ import { isQuotaErrorMessage } from "../quota.ts";
 import { type Account, AccountStore, type StorageData, serializeStorage } from "../storage.ts";
 import { ACCOUNT_HEADER, createStreamWrapper } from "../stream-wrapper.ts";
 import { type CodexUsageSnapshot, formatResetAt } from "../usage.ts";
+import { fakeAccount as account, fakeToken as token } from "./support/fake-accounts.ts";
 
 const adapter = vi.hoisted(() => ({ closedSessions: [] as string[] }));
 
@@ -187,21 +188,6 @@ let file: string;
 let warnings: string[];
 let usageByToken: Map<string, CodexUsageSnapshot>;
 let refreshToken: (refreshToken: string) => Promise<CodexCredentials>;
-
-function token(email: string, kind: "access" | "refresh"): string {
-	return `${kind}-token-of-${email}-0123456789`;
-}
-
-function account(email: string, extra: Partial<Account> = {}): Account {
-	return {
-		email,
-		accessToken: token(email, "access"),
-		refreshToken: token(email, "refresh"),
-		expiresAt: Date.now() + DAY,
-		accountId: `acct-${email}`,
-		...extra,
-	};
-}
 
 const EMAILS = ["a@x.com", "b@x.com", "c@x.com"];
 
